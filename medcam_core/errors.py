@@ -1,0 +1,23 @@
+"""Errors a user can act on: they carry enough to print one clear line, never a traceback."""
+
+from __future__ import annotations
+
+
+class MedcamError(Exception):
+    """Base for errors whose message is meant for the user as-is."""
+
+
+class ConfigError(MedcamError):
+    """A queue config that cannot run: names the file, the key and what was expected."""
+
+    def __init__(self, file: str, key: str, expected: str) -> None:
+        self.file, self.key, self.expected = file, key, expected
+        super().__init__(f"{file}: {key}: {expected}")
+
+
+class DataError(MedcamError):
+    """A dataset that cannot train (missing folder, one class, too few images)."""
+
+
+class WeightsUnavailableError(MedcamError):
+    """Pretrained weights requested but not obtainable (offline, or a bad file)."""

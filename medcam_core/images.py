@@ -1,0 +1,96 @@
+"""Decode any radiograph a disk holds into a small uint8 grayscale array, or say why not.
+
+PIL rather than tf.image: it reads 8/16-bit, palette, RGBA and CMYK alike, and JPEG `draft`
+decodes big files at reduced scale. Each image is decoded and resized once per dataset; the uint8
+result (S×S bytes) is the cache the training pipeline reads from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MIN_SIDE = 16
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+class ImageSkipped(Exception):
+    """This file is not a usable image; the message is the reason shown to the user."""
+
+
+def to_gray_uint8(im: Image.Image) -> np.ndarray:
+    """Any PIL mode to 8-bit gray; wide (16-bit, float) images are stretched min..max."""
+    if im.mode in WIDE_MODES:
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    if im.mode in ("CMYK", "P", "PA", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    if im.mode != "L":
+        im = im.convert("L")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """(size, size) uint8, or ImageSkipped with a one-line reason."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise ImageSkipped("empty file (0 bytes)")
+        with Image.open(path) as im:
+            w, h = im.size
+            if min(w, h) < MIN_SIDE:
+                raise ImageSkipped(f"too small ({w}×{h} px)")
+            if im.format == "JPEG":
+                im.draft(im.mode if im.mode in ("L", "RGB") else None, (size, size))
+            im.load()
+            if im.mode in WIDE_MODES:
+                gray = Image.fromarray(to_gray_uint8(im))
+            else:
+                reduce = min(im.size) // (2 * size)
+                if reduce >= 2:
+                    im = im.reduce(reduce)
+                gray = Image.fromarray(to_gray_uint8(im))
+            return np.asarray(gray.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    except ImageSkipped:
+        raise
+    except UnidentifiedImageError:
+        raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError:
+        raise ImageSkipped("image too large to decode safely") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageSkipped(f"cannot decode: {exc}") from None
+
+
+def decode_many(
+    paths: Sequence[Path],
+    size: int,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """Decode in parallel (PIL releases the GIL); return images, indices kept, (index, reason) skipped."""
+    out = np.zeros((len(paths), size, size), dtype=np.uint8)
+    kept: list[int] = []
+    skipped: list[tuple[int, str]] = []
+
+    def one(i: int) -> tuple[int, str | None]:
+        try:
+            out[i] = decode(paths[i], size)
+            return i, None
+        except ImageSkipped as exc:
+            return i, str(exc)
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool:
+        for done, (i, reason) in enumerate(pool.map(one, range(len(paths))), start=1):
+            if reason is None:
+                kept.append(i)
+            else:
+                skipped.append((i, reason))
+            if progress and (done % 64 == 0 or done == len(paths)):
+                progress(done, len(paths))
+    return out[kept], kept, skipped

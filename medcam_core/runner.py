@@ -1,0 +1,503 @@
+"""Run the queue: one job after another, each failure isolated, everything announced as events.
+
+Stages per job: load → build → fit → evaluate → save. Any exception fails that job only, with the
+stage, a one-line hint, and the traceback in the log. Data and frozen features of a dataset are
+kept for the next job when it trains the same dataset (the plan's two presets run back to back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from medcam_core import __version__
+from medcam_core.artifacts import PARTIAL_DIR, commit, model_readme, work_dir, write_curves, write_predictions
+from medcam_core.config import Job, QueueConfig
+from medcam_core.control import QueueControl
+from medcam_core.datasets import LoadedDataset, load_dataset
+from medcam_core.errors import ConfigError, DataError, MedcamError, WeightsUnavailableError
+from medcam_core.events import (
+    DatasetLoaded,
+    Event,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    JobStopped,
+    ModelBuilt,
+    Notice,
+    QueueChanged,
+    QueueFinished,
+    QueuePaused,
+    QueueStarted,
+    StageProgress,
+    StageStarted,
+)
+from medcam_core.queue_state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    PROGRESS_FILE,
+    QUEUED,
+    RUNNING,
+    SKIPPED,
+    JobQueue,
+    save_progress,
+)
+from medcam_core.serialize import write_json_atomic
+
+log = logging.getLogger("medcam")
+Sink = Callable[[Event], None]
+STOP_STATUS = {"cancelled": CANCELLED, "skipped": SKIPPED, "interrupted": QUEUED}
+
+
+class JobStop(Exception):
+    """Raised between stages when the control asked this job to stop."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def hint_for(stage: str, exc: BaseException) -> str:
+    """One line telling the user what to try; the traceback is in the log."""
+    name = type(exc).__name__
+    if isinstance(exc, DataError):
+        return "check the dataset folder, its class folders and positive/negative in the config"
+    if isinstance(exc, WeightsUnavailableError):
+        return 'provide the weights file or set weights = "none"'
+    if name == "TrainingDiverged":
+        return "lower learning_rate (e.g. 1e-5) or look for corrupt images"
+    if name in ("ResourceExhaustedError", "MemoryError"):
+        return "lower batch_size or image_size"
+    if isinstance(exc, OSError) and stage == "save":
+        return "check free disk space and write permission of the output folder"
+    if isinstance(exc, OSError):
+        return "a file could not be read or written; check that the paths exist and are readable"
+    return "see the traceback in medcam.log in the output folder"
+
+
+def describe_device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        return ", ".join(names)
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+class Runner:
+    """Owns the queue state, the control and the sinks; `run()` executes until done or quit."""
+
+    def __init__(
+        self,
+        config: QueueConfig,
+        sinks: Iterable[Sink] = (),
+        control: QueueControl | None = None,
+        progress_throttle_s: float = 0.1,
+    ) -> None:
+        self.config = config
+        self.output = config.output
+        self.sinks = list(sinks)
+        self.control = control or QueueControl()
+        self.progress_path = self.output / PROGRESS_FILE
+        self.queue = JobQueue.resume(config, self.progress_path)
+        self.queue.subscribe(self._persist)
+        self.device = ""
+        self.started = time.time()
+        self._throttle = progress_throttle_s
+        self._data: LoadedDataset | None = None
+        self._data_key: tuple | None = None
+        self._features: Any = None
+        self._warned: set[str] = set()
+
+    # -- sinks and persistence ----------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # a broken screen must never stop training
+                log.exception("event sink %r failed", sink)
+
+    def _persist(self, jobs: list[dict[str, Any]]) -> None:
+        meta = {
+            "medcam_version": __version__,
+            "source": self.config.source,
+            "device": self.device,
+            "started": self.started,
+            "updated": time.time(),
+        }
+        save_progress(self.progress_path, jobs, meta)
+
+    # -- control, callable from any thread ----------------------------------------------------
+
+    def pause(self) -> None:
+        self.control.pause()
+        self.emit(QueuePaused(True))
+
+    def resume(self) -> None:
+        self.control.resume()
+        self.emit(QueuePaused(False))
+
+    def stop_job(self, job_id: str, status: str) -> None:
+        self.control.stop_job(job_id, status)
+
+    def move(self, job_id: str, delta: int) -> None:
+        self.queue.move(job_id, delta)
+        self.emit(QueueChanged(self.queue.snapshot()))
+
+    def remove(self, job_id: str) -> None:
+        self.queue.remove(job_id)
+        self.emit(QueueChanged(self.queue.snapshot()))
+
+    def retry(self, job_id: str) -> None:
+        self.queue.retry(job_id)
+        self.emit(QueueChanged(self.queue.snapshot()))
+
+    def add(self, dataset: str, preset: str) -> None:
+        self.queue.add(self.config.job_by_id(f"{dataset}_{preset}"))
+        self.emit(QueueChanged(self.queue.snapshot()))
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def run(self) -> dict[str, int]:
+        """Run every queued job; returns the final status counts."""
+        start = time.perf_counter()
+        self.output.mkdir(parents=True, exist_ok=True)
+        self.preflight()
+        self.device = describe_device()
+        self._persist(self.queue.snapshot())
+        self.emit(QueueStarted(self.queue.snapshot(), str(self.output), self.device, self.config.source))
+        for spec in self.config.datasets:
+            if not spec.path.is_dir():
+                self.emit(
+                    Notice(
+                        "warning", f"dataset {spec.name!r}: folder not found: {spec.path}; its jobs will fail"
+                    )
+                )
+        while not self.control.quitting:
+            self.control.wait_while_paused()
+            if self.control.quitting:
+                break
+            entry = self.queue.next_queued()
+            if entry is None:
+                break
+            self._run_job(self.config.job_by_id(entry.id))
+        self._data = self._features = None
+        counts = self.queue.counts()
+        self.emit(QueueFinished(counts, time.perf_counter() - start, interrupted=self.control.quitting))
+        return counts
+
+    def preflight(self) -> None:
+        """Check once, before any job, what would fail every job alike (pretrained weights)."""
+        from medcam_core.model import resolve_weights
+
+        for name in {self.config.job_by_id(e["id"]).preset.name for e in self.queue.snapshot()}:
+            try:
+                resolve_weights(self.config.presets[name].weights)
+            except WeightsUnavailableError as exc:
+                raise ConfigError(self.config.source, f"presets.{name}.weights", str(exc)) from None
+
+    def _run_job(self, job: Job) -> None:
+        entry = self.queue.get(job.id)
+        stage = "load"
+        t0 = time.perf_counter()
+        work: Path | None = None
+        total = len(self.queue.snapshot())
+        index = [e["id"] for e in self.queue.snapshot()].index(job.id) + 1
+        self.queue.update(
+            job.id,
+            status=RUNNING,
+            started=time.time(),
+            stage=stage,
+            error="",
+            hint="",
+            attempts=entry.attempts + 1,
+        )
+        self.emit(JobStarted(job.id, job.dataset.name, job.preset.name, index, total, job.preset.epochs))
+        try:
+            stage = self._stage(job, "load")
+            data = self._load(job)
+            stage = self._stage(job, "build")
+            built, split = self._build(job)
+            stage = self._stage(job, "fit")
+            work = work_dir(self.output, job.folder_name)
+            features = self._feature_cache(job, data, split) if split else None
+            from medcam_core.training import fit
+
+            result = fit(
+                job.id, job.preset, built.model, data, features, split, work, self.emit, self.control
+            )
+            if result.stopped:
+                raise JobStop(*result.stopped)
+            stage = self._stage(job, "evaluate")
+            metrics, predictions = self._evaluate(job, built.model, data, features, split)
+            metrics["training"] = {
+                "epochs_run": result.epochs_run,
+                "epochs_planned": job.preset.epochs,
+                "best_epoch": result.best_epoch,
+                "monitor": job.preset.monitor,
+                "training_path": "cached-features" if features is not None else "plain",
+                "seconds": time.perf_counter() - t0,
+                "first_trainable": built.first_trainable,
+                "trainable_layers": built.trainable_layers,
+            }
+            metrics["dataset"] = {
+                "counts": data.counts(),
+                "patients": data.patients(),
+                "skipped": len(data.skipped),
+            }
+            stage = self._stage(job, "save")
+            self._save(job, built.model, work, metrics, predictions, result.history, data)
+            folder = commit(self.output, work, job.folder_name)
+            self._discard(None)
+            seconds = time.perf_counter() - t0
+            summary = _summary(metrics)
+            self.queue.update(
+                job.id,
+                status=DONE,
+                stage="",
+                finished=time.time(),
+                seconds=seconds,
+                epochs_run=result.epochs_run,
+                metrics=summary,
+            )
+            self.emit(
+                JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder))
+            )
+        except JobStop as stop:
+            self._discard(work)
+            status = STOP_STATUS[stop.status]
+            self.control.clear_stop(job.id)
+            self.queue.update(
+                job.id, status=status, stage="", error=stop.reason, seconds=time.perf_counter() - t0
+            )
+            self.emit(JobStopped(job.id, stop.status, stop.reason, time.perf_counter() - t0))
+        except Exception as exc:
+            self._discard(work)
+            tb = traceback.format_exc()
+            log.error("job %s failed at %s:\n%s", job.id, stage, tb)
+            error = str(exc) if isinstance(exc, MedcamError) else f"{type(exc).__name__}: {exc}"
+            hint = hint_for(stage, exc)
+            self.queue.update(
+                job.id,
+                status=FAILED,
+                stage=stage,
+                error=error,
+                hint=hint,
+                finished=time.time(),
+                seconds=time.perf_counter() - t0,
+            )
+            self.emit(JobFailed(job.id, stage, error, hint, tb, time.perf_counter() - t0))
+        finally:
+            import keras
+
+            keras.backend.clear_session()
+
+    def _stage(self, job: Job, stage: str) -> str:
+        request = self.control.stop_requested(job.id)
+        if request:
+            raise JobStop(*request)
+        self.queue.update(job.id, stage=stage)
+        self.emit(StageStarted(job.id, stage))
+        return stage
+
+    def _progress(self, job_id: str, stage: str) -> Callable[[int, int], None]:
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= self._throttle or done == total:
+                last[0] = now
+                self.emit(StageProgress(job_id, stage, done, total))
+
+        return report
+
+    def _load(self, job: Job) -> LoadedDataset:
+        key = (job.dataset, job.preset.image_size, job.preset.seed)
+        if self._data is None or self._data_key != key:
+            self._data = self._features = None
+            self._data = load_dataset(
+                job.dataset, job.preset.image_size, job.preset.seed, self._progress(job.id, "load")
+            )
+            self._data_key = key
+            for path, reason in self._data.skipped:
+                log.warning("dataset %s: skipped %s: %s", job.dataset.name, path, reason)
+        data = self._data
+        self.emit(
+            DatasetLoaded(
+                job.id,
+                data.counts(),
+                data.patients(),
+                len(data.skipped),
+                data.skipped_reasons(),
+                data.seconds,
+            )
+        )
+        return data
+
+    def _build(self, job: Job) -> tuple[Any, Any]:
+        from medcam_core.model import build_model, resolve_weights, split_frozen
+
+        t0 = time.perf_counter()
+        weights = resolve_weights(job.preset.weights)
+        built = build_model(job.preset, weights)
+        split, why = (
+            split_frozen(built.model) if job.preset.cache_features else (None, "cache_features = false")
+        )
+        total = len(built.model.layers)
+        if weights is None and built.trainable_layers < total / 2 and job.preset.name not in self._warned:
+            self._warned.add(job.preset.name)
+            self.emit(
+                Notice(
+                    "warning",
+                    f'preset {job.preset.name!r}: weights = "none" with {built.trainable_layers} '
+                    f"of {total} layers trainable: the frozen layers keep random weights, "
+                    "so accuracy will be limited.",
+                    job.id,
+                )
+            )
+        params = built.model.count_params()
+        trainable = sum(int(w.numpy().size) for w in built.model.trainable_weights)
+        path = "cached-features" if split else "plain"
+        if not split:
+            self.emit(Notice("info", f"training on images every epoch: {why}", job.id))
+        self.emit(
+            ModelBuilt(
+                job.id,
+                params,
+                trainable,
+                built.first_trainable,
+                built.trainable_layers,
+                path,
+                time.perf_counter() - t0,
+            )
+        )
+        return built, split
+
+    def _feature_cache(self, job: Job, data: LoadedDataset, split: Any) -> Any:
+        from medcam_core.training import compute_features
+
+        p = job.preset
+        key = (job.dataset.name, p.image_size, p.seed, p.weights, p.trainable_layers, split.boundary)
+        if self._features is not None and self._features.key == key:
+            self.emit(
+                Notice(
+                    "info", f"re-using frozen features of {job.dataset.name} from the previous job", job.id
+                )
+            )
+            return self._features
+        self._features = None
+        self.emit(StageStarted(job.id, "features"))
+        features = compute_features(
+            split,
+            data,
+            max(p.batch_size, 32),
+            key,
+            self._progress(job.id, "features"),
+            lambda: self.control.stop_requested(job.id) is not None,
+            p.run_eagerly,
+        )
+        if features is None:
+            raise JobStop(*self.control.stop_requested(job.id))
+        self._features = features
+        return features
+
+    def _evaluate(
+        self, job: Job, model: Any, data: LoadedDataset, features: Any, split: Any
+    ) -> tuple[dict, list]:
+        from medcam_core.evaluate import evaluate
+        from medcam_core.training import predict
+
+        probs = {
+            name: predict(model, split, features, data, name, job.preset.batch_size)
+            for name in ("val", "test")
+        }
+        test = data.splits["test"]
+        metrics = evaluate(
+            data.splits["val"].labels,
+            probs["val"],
+            test.labels,
+            probs["test"],
+            test.patients if job.dataset.patient_id else None,
+            self.config.evaluation,
+            job.preset.seed,
+        )
+        rows = [
+            {"split": name, "path": path, "patient": patient, "label": int(label), "probability": float(prob)}
+            for name in ("val", "test")
+            for path, patient, label, prob in zip(
+                data.splits[name].paths,
+                data.splits[name].patients,
+                data.splits[name].labels,
+                probs[name],
+                strict=True,
+            )
+        ]
+        return metrics, rows
+
+    def _save(
+        self,
+        job: Job,
+        model: Any,
+        work: Path,
+        metrics: dict,
+        predictions: list,
+        history: dict,
+        data: LoadedDataset,
+    ) -> None:
+        import keras
+
+        models, results, configs = work / "models", work / "results", work / "configs"
+        for folder in (models, results, configs, work / "gradcam"):
+            folder.mkdir(parents=True, exist_ok=True)
+        model.save(models / "model.keras")
+        model.save(models / "model.h5")
+        model.save_weights(models / "model.weights.h5")
+        write_json_atomic(
+            configs / "job_config.json",
+            {
+                "job": job.id,
+                "dataset": asdict(job.dataset),
+                "preset": asdict(job.preset),
+                "evaluation": asdict(self.config.evaluation),
+                "queue_config": self.config.source,
+                "device": self.device,
+                "versions": {"medcam": __version__, "keras": keras.__version__},
+            },
+        )
+        metrics = {"job": job.id, "dataset": job.dataset.name, "preset": job.preset.name, **metrics}
+        write_json_atomic(results / "metrics.json", metrics)
+        write_json_atomic(results / "history.json", history)
+        write_predictions(results / "predictions.csv", predictions)
+        write_curves(results / "curves.png", history, f"{job.dataset.label} — {job.preset.name}")
+        (work / "README.md").write_text(
+            model_readme(job.id, job.dataset.label, asdict(job.preset), metrics, job.folder_name),
+            encoding="utf-8",
+        )
+
+    def _discard(self, work: Path | None) -> None:
+        if work is not None and work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+        partial = self.output / PARTIAL_DIR
+        if partial.is_dir() and not any(partial.iterdir()):
+            partial.rmdir()
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a queue table shows; the rest stays in metrics.json."""
+    test = metrics["test"]
+    keys = ("accuracy", "precision", "recall", "specificity", "auroc")
+    out: dict[str, Any] = {k: test.get(k) for k in keys}
+    out["auroc_ci"] = test.get("ci", {}).get("auroc")
+    out["threshold"] = metrics["threshold"]["value"]
+    out["best_epoch"] = metrics["training"]["best_epoch"]
+    return out

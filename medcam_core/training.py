@@ -1,0 +1,179 @@
+"""Fit one job: on cached frozen features when the graph allows, on images otherwise.
+
+Both paths compile the same metrics, use the same callbacks and class weights, and leave the full
+model holding the trained (best) weights; only what each epoch recomputes differs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from medcam_core.callbacks import EventCallback, FullModelCheckpoint
+from medcam_core.config import Preset
+from medcam_core.control import QueueControl
+from medcam_core.datasets import LoadedDataset
+from medcam_core.events import Event
+from medcam_core.model import FrozenSplit, compile_model
+from medcam_core.pipeline import image_batches, tensor_batches
+
+CHECKPOINT_FILE = "best_checkpoint.weights.h5"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the hint suggests a lower learning rate."""
+
+
+@dataclass
+class Features:
+    """Frozen-part outputs for each split of one dataset, shared by every preset that fits it."""
+
+    key: tuple
+    by_split: dict[str, np.ndarray]
+
+
+@dataclass
+class FitResult:
+    history: dict[str, list[float | None]]
+    best_epoch: int | None
+    epochs_run: int
+    stopped: tuple[str, str] | None
+
+
+def compute_features(
+    split: FrozenSplit,
+    data: LoadedDataset,
+    batch_size: int,
+    key: tuple,
+    progress: Callable[[int, int], None],
+    should_stop: Callable[[], bool],
+    eager: bool = False,
+) -> Features | None:
+    """One forward pass of the frozen part over every image; None when a stop was requested.
+
+    Traced once (a graph lets TensorFlow fuse conv/BN/ReLU); `eager` skips the tracing, which only
+    pays off for a handful of tiny batches.
+    """
+
+    def forward(x: tf.Tensor) -> tf.Tensor:
+        return split.frozen(x, training=False)
+
+    run = forward if eager else tf.function(forward, reduce_retracing=True)
+    total = sum(len(s) for s in data.splits.values())
+    done = 0
+    out: dict[str, np.ndarray] = {}
+    for name, s in data.splits.items():
+        chunks = []
+        for images in image_batches(s.images, None, batch_size, shuffle=False, seed=0):
+            if should_stop():
+                return None
+            chunks.append(run(images).numpy())
+            done += int(images.shape[0])
+            progress(done, total)
+        out[name] = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+    return Features(key, out)
+
+
+def fit(
+    job_id: str,
+    preset: Preset,
+    model: keras.Model,
+    data: LoadedDataset,
+    features: Features | None,
+    split: FrozenSplit | None,
+    work_dir: Path,
+    emit: Callable[[Event], None],
+    control: QueueControl,
+) -> FitResult:
+    """Train with early stopping (best weights restored), LR schedule, checkpoint, CSV log, events."""
+    train, val = data.splits["train"], data.splits["val"]
+    if features is not None and split is not None:
+        fit_model = split.head
+        train_ds = tensor_batches(
+            features.by_split["train"], train.labels, preset.batch_size, True, preset.seed
+        )
+        val_ds = tensor_batches(features.by_split["val"], val.labels, preset.batch_size, False, preset.seed)
+    else:
+        fit_model = model
+        train_ds = image_batches(train.images, train.labels, preset.batch_size, True, preset.seed)
+        val_ds = image_batches(val.images, val.labels, preset.batch_size, False, preset.seed)
+    compile_model(fit_model, preset.learning_rate, preset.run_eagerly)
+    (work_dir / "models").mkdir(parents=True, exist_ok=True)
+    (work_dir / "results").mkdir(parents=True, exist_ok=True)
+    mode = "min" if preset.monitor == "val_loss" else "max"
+    events = EventCallback(job_id, emit, control, preset.batch_size)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
+    )
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        stopper,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor=preset.monitor,
+            mode=mode,
+            factor=preset.reduce_lr_factor,
+            patience=preset.reduce_lr_patience,
+            min_lr=preset.min_lr,
+        ),
+        FullModelCheckpoint(
+            model,
+            str(work_dir / "models" / CHECKPOINT_FILE),
+            monitor=preset.monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.CSVLogger(str(work_dir / "results" / "history.csv")),
+        events,
+    ]
+    history = fit_model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=preset.epochs,
+        class_weight=data.class_weight(),
+        callbacks=callbacks,
+        shuffle=False,  # the tf.data pipeline shuffles the training split itself
+        verbose=0,
+    )
+    logs = {k: [_clean(v) for v in vals] for k, vals in history.history.items()}
+    losses = history.history.get("loss", [])
+    if events.stopped is None and any(not math.isfinite(float(v)) for v in losses):
+        raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")
+    best = _best_epoch(logs.get(preset.monitor, []), mode)
+    return FitResult(logs, best, len(losses), events.stopped)
+
+
+def predict(
+    model: keras.Model,
+    split: FrozenSplit | None,
+    features: Features | None,
+    data: LoadedDataset,
+    name: str,
+    batch_size: int,
+) -> np.ndarray:
+    """Probabilities for one split, through the same path the model was trained on."""
+    if features is not None and split is not None:
+        ds = tensor_batches(features.by_split[name], None, batch_size, False, 0)
+        return split.head.predict(ds, verbose=0).reshape(-1)
+    ds = image_batches(data.splits[name].images, None, batch_size, False, 0)
+    return model.predict(ds, verbose=0).reshape(-1)
+
+
+def _clean(v: Any) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _best_epoch(values: list[float | None], mode: str) -> int | None:
+    finite = [(v, i) for i, v in enumerate(values) if v is not None]
+    if not finite:
+        return None
+    pick = min(finite) if mode == "min" else max(finite, key=lambda t: (t[0], -t[1]))
+    return pick[1] + 1

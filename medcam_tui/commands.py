@@ -1,0 +1,131 @@
+"""What each CLI command does; kept apart from argument parsing so `--help` imports none of it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from medcam_core.config import QueueConfig, load_config
+from medcam_core.config_template import TEMPLATE
+from medcam_core.errors import ConfigError
+from medcam_core.queue_state import PROGRESS_FILE
+from medcam_tui.cli import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+LOG_FILE = "medcam.log"
+log = logging.getLogger("medcam")
+
+
+def error(message: str) -> None:
+    print(f"medcam-tui: error: {message}", file=sys.stderr)
+
+
+def resolve_config(config_path: Path | None, output: Path | None) -> QueueConfig:
+    """The explicit file, else ./medcam.toml, else the built-in demo (data generated on first use)."""
+    from dataclasses import replace
+
+    if config_path is None and Path(DEFAULT_CONFIG).is_file():
+        config_path = Path(DEFAULT_CONFIG)
+    if config_path is not None:
+        config = load_config(config_path)
+        return replace(config, output=output.resolve()) if output else config
+    from medcam_core.demo import demo_config
+
+    return demo_config(output or Path("new"))
+
+
+def init_command(path: Path, force: bool) -> int:
+    if path.exists() and not force:
+        error(f"{path} exists; pass --force to overwrite it")
+        return EXIT_CONFIG
+    path.write_text(TEMPLATE, encoding="utf-8")
+    print(f"wrote {path}: edit the dataset paths, then `medcam-tui run --headless --config {path}`")
+    return EXIT_OK
+
+
+def setup_logging(output: Path) -> Path:
+    """Everything diagnostic (tracebacks, warnings, TensorFlow's native lines) goes to one file."""
+    from medcam_tui.native_stderr import route_native_stderr
+
+    output.mkdir(parents=True, exist_ok=True)
+    log_path = output / LOG_FILE
+    route_native_stderr(log_path)
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    return log_path
+
+
+def run_headless(config_path: Path | None, output: Path | None) -> int:
+    try:
+        config = resolve_config(config_path, output)
+    except ConfigError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    from rich.console import Console
+
+    from medcam_core.control import QueueControl
+    from medcam_core.eventlog import EVENT_LOG, EventLog
+    from medcam_core.lock import OutputLock, OutputLocked
+    from medcam_core.runner import Runner
+    from medcam_tui.console import ConsoleSink
+
+    log_path = setup_logging(config.output)
+    console = Console(file=sys.stdout)
+    try:
+        lock = OutputLock(config.output)
+        lock.acquire()
+    except OutputLocked as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    events = EventLog(config.output / EVENT_LOG)
+    control = QueueControl()
+    runner = Runner(config, [events, ConsoleSink(console)], control)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["counts"] = runner.run()
+        except ConfigError as exc:
+            outcome["config"] = exc
+        except BaseException as exc:  # the log gets the traceback, the user one line
+            log.exception("the queue stopped on an internal error")
+            outcome["crash"] = exc
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if control.quitting:
+            print("\nmedcam-tui: stopped at once; the queue state on disk is whole.", file=sys.stderr)
+            os._exit(EXIT_INTERRUPTED)
+        control.quit()
+        print("\nmedcam-tui: stopping after this batch (Ctrl+C again to exit at once)…", file=sys.stderr)
+
+    worker = threading.Thread(target=work, name="medcam-queue")
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        events.close()
+        lock.release()
+    if "config" in outcome:
+        error(str(outcome["config"]))
+        return EXIT_CONFIG
+    if "crash" in outcome:
+        error(f"internal error: {outcome['crash']!r}; the traceback is in {log_path}")
+        return EXIT_FAILED
+    if control.quitting:
+        return EXIT_INTERRUPTED
+    counts = outcome["counts"]
+    if counts.get("failed"):
+        print(f"some jobs failed; details in {config.output / PROGRESS_FILE} and {log_path}")
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,164 @@
+"""The headless sink: rich progress bars on a terminal, plain lines everywhere else (nohup, CI)."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from medcam_core.events import (
+    BatchProgress,
+    DatasetLoaded,
+    EpochEnded,
+    EpochStarted,
+    Event,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    JobStopped,
+    ModelBuilt,
+    Notice,
+    QueueFinished,
+    QueueStarted,
+    StageProgress,
+)
+
+STATUS_STYLE = {
+    "done": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "skipped": "yellow",
+    "interrupted": "yellow",
+    "queued": "cyan",
+    "running": "blue",
+}
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+class ConsoleSink:
+    """Prints one line per milestone; a live bar per epoch only when the console is a terminal."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self._lock = threading.Lock()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
+        self._task: int | None = None
+        self._results: list[tuple[str, str, str]] = []
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            handler = getattr(self, f"_on_{event.kind}", None)
+            if handler is not None:
+                handler(event)
+
+    def _bar(self, description: str, total: int) -> None:
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task(description, total=total, extra="")
+        else:
+            self._progress.reset(self._task, description=description, total=total, extra="")
+
+    def _end_bar(self) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+            self._progress.stop()
+            self._task = None
+
+    def _print(self, *args: object) -> None:
+        self._progress.console.print(*args, highlight=False)
+
+    def _on_queue_started(self, e: QueueStarted) -> None:
+        queued = sum(1 for j in e.jobs if j["status"] == "queued")
+        self._print(f"[bold]medcam-tui[/] {len(e.jobs)} jobs ({queued} to run) on {e.device} → {e.output}")
+
+    def _on_notice(self, e: Notice) -> None:
+        style = {"warning": "yellow", "error": "red"}.get(e.level, "dim")
+        self._print(f"[{style}]{e.level}:[/] {e.message}")
+
+    def _on_job_started(self, e: JobStarted) -> None:
+        self._print(f"\n[bold]▶ [{e.index}/{e.total}] {e.dataset} × {e.preset}[/]")
+
+    def _on_stage_progress(self, e: StageProgress) -> None:
+        label = {"load": "decoding images", "features": "frozen features"}.get(e.stage, e.stage)
+        if self._task is None or self._progress.tasks[0].description != label:
+            self._bar(label, e.total)
+        self._progress.update(self._task, completed=e.done)
+        if e.done >= e.total:
+            self._end_bar()
+
+    def _on_dataset_loaded(self, e: DatasetLoaded) -> None:
+        parts = [f"{name} {c['positive']}+/{c['negative']}−" for name, c in e.counts.items()]
+        skipped = f", {e.skipped} file(s) skipped" if e.skipped else ""
+        self._print(f"  data: {', '.join(parts)} ({sum(e.patients.values())} patients){skipped}")
+
+    def _on_model_built(self, e: ModelBuilt) -> None:
+        self._print(
+            f"  model: {e.total_params:,} params, {e.trainable_params:,} trainable from "
+            f"{e.first_trainable}; training path: {e.training_path}"
+        )
+
+    def _on_epoch_started(self, e: EpochStarted) -> None:
+        self._bar(f"  epoch {e.epoch}/{e.epochs}", e.batches)
+
+    def _on_batch_progress(self, e: BatchProgress) -> None:
+        if self._task is not None:
+            self._progress.update(
+                self._task, completed=e.batch, extra=f"loss {_fmt(e.loss)} · {e.images_per_s:.0f} img/s"
+            )
+
+    def _on_epoch_ended(self, e: EpochEnded) -> None:
+        self._end_bar()
+        logs = e.logs
+        self._print(
+            f"  epoch {e.epoch:>2}/{e.epochs} loss {_fmt(logs.get('loss'))} "
+            f"val_loss {_fmt(logs.get('val_loss'))} "
+            f"val_auc {_fmt(logs.get('val_auc'))} lr {e.learning_rate or 0:.1e} ({e.seconds:.1f}s)"
+        )
+
+    def _on_job_finished(self, e: JobFinished) -> None:
+        m = e.metrics
+        ci = m.get("auroc_ci")
+        ci_txt = f" [{ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
+        self._print(
+            f"  [green]✓ done[/] test AUROC {_fmt(m.get('auroc'))}{ci_txt} "
+            f"· accuracy {_fmt(m.get('accuracy'))} "
+            f"· sensitivity {_fmt(m.get('recall'))} · specificity {_fmt(m.get('specificity'))} "
+            f"· {e.epochs_run} epochs · {e.seconds:.0f}s"
+        )
+        self._results.append((e.job_id, "done", f"AUROC {_fmt(m.get('auroc'))}{ci_txt}"))
+
+    def _on_job_failed(self, e: JobFailed) -> None:
+        self._end_bar()
+        self._print(f"  [red]✗ failed at {e.stage}:[/] {e.error}\n    hint: {e.hint}")
+        self._results.append((e.job_id, "failed", f"{e.stage}: {e.error}"))
+
+    def _on_job_stopped(self, e: JobStopped) -> None:
+        self._end_bar()
+        self._print(f"  [yellow]■ {e.status}:[/] {e.reason}")
+        self._results.append((e.job_id, e.status, e.reason))
+
+    def _on_queue_finished(self, e: QueueFinished) -> None:
+        self._end_bar()
+        table = Table(title="queue", show_lines=False)
+        for col in ("job", "status", "result"):
+            table.add_column(col)
+        for job_id, status, text in self._results:
+            table.add_row(job_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]", text)
+        self._print(table)
+        counts = ", ".join(f"{n} {s}" for s, n in e.counts.items() if n)
+        word = "stopped" if e.interrupted else "finished"
+        self._print(f"queue {word} in {e.seconds / 60:.1f} min: {counts}")

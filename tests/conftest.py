@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny real data on disk and tiny presets, so tests train real models fast."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from medcam_core.config import BUILTIN_PRESETS, DatasetSpec, EvaluationSpec, Preset, QueueConfig  # noqa: E402
+from medcam_core.synthetic import PATIENT_RE, TASKS, generate  # noqa: E402
+
+TINY = 32
+
+
+def tiny_preset(name: str = "standard", **changes: object) -> Preset:
+    base = replace(
+        BUILTIN_PRESETS.get(name, BUILTIN_PRESETS["standard"]),
+        name=name,
+        image_size=TINY,
+        batch_size=8,
+        epochs=2,
+        weights="none",
+        learning_rate=1e-3,
+        dense_units=8,
+        monitor="val_auc",
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic tasks, 24 images per class, 64 px: real PNGs in the real layout."""
+    return generate(
+        tmp_path_factory.mktemp("synthetic"), tasks=["pneumonia", "cardiomegaly"], per_class=24, size=64
+    )
+
+
+def dataset_spec(root: Path, task: str, **changes: object) -> DatasetSpec:
+    positive = (TASKS[task].positive,) if task in TASKS else ("positive",)
+    spec = DatasetSpec(name=task, path=root / task, positive=positive, patient_id=PATIENT_RE)
+    return replace(spec, **changes)
+
+
+def tiny_queue(
+    datasets: tuple[DatasetSpec, ...], output: Path, presets: dict[str, Preset] | None = None
+) -> QueueConfig:
+    presets = presets or {"standard": tiny_preset()}
+    return QueueConfig(
+        datasets=datasets,
+        presets=presets,
+        order=tuple(presets),
+        output=output,
+        evaluation=EvaluationSpec(bootstrap=50),
+    )

@@ -1,0 +1,29 @@
+"""The code base stays ruff-clean: the lint is part of the suite, not a separate habit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_check_is_clean() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "medcam_core", "medcam_tui", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_core_never_imports_the_ui() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "medcam_core").rglob("*.py")
+        if any(word in path.read_text() for word in ("import textual", "from textual", "medcam_tui"))
+    ]
+    assert offenders == []

@@ -1,0 +1,180 @@
+"""A real DenseNet121 at 32 px: flat graph, fine-tuning policy, frozen split, callback, weights."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from medcam_core.callbacks import EventCallback
+from medcam_core.control import QueueControl
+from medcam_core.errors import WeightsUnavailableError
+from medcam_core.events import BatchProgress, EpochEnded, EpochStarted
+from medcam_core.model import apply_trainable, build_model, compile_model, resolve_weights, split_frozen
+from medcam_core.pipeline import image_batches, tensor_batches
+from tests.conftest import tiny_preset
+
+
+@pytest.fixture(scope="module")
+def built():
+    return build_model(tiny_preset(), None)
+
+
+def test_model_is_flat_with_the_plans_fine_tuning(built) -> None:
+    model = built.model
+    names = [layer.name for layer in model.layers]
+    assert len(names) == 431
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers)
+    assert "relu" in names and "conv5_block16_2_conv" in names
+    assert built.first_trainable == "conv5_block15_0_bn" and built.trainable_layers == 20
+    assert not model.get_layer("conv5_block14_1_bn").trainable
+    assert model.get_layer("conv5_block16_1_bn").trainable
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    head_256 = (1024 * 256 + 256) + (256 + 1)
+    head_8 = (1024 * 8 + 8) + (8 + 1)
+    assert trainable == 592_705 - head_256 + head_8  # DESIGN.md figure, with dense_units 8
+
+
+def test_trainable_by_name_all_and_bad_name(built) -> None:
+    model = built.model
+    assert apply_trainable(model, "conv5_block16_0_bn") == "conv5_block16_0_bn"
+    assert sum(layer.trainable for layer in model.layers) == 13
+    apply_trainable(model, "all")
+    assert split_frozen(model)[0] is None
+    with pytest.raises(ValueError, match="names no layer"):
+        apply_trainable(model, "conv9_nope")
+    apply_trainable(model, 20)
+
+
+def test_frozen_split_is_exact_and_shares_layers(built) -> None:
+    split, why = split_frozen(built.model)
+    assert split is not None and split.boundary == "conv5_block14_concat", why
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    full = built.model(x, training=False)
+    cached = split.head(split.frozen(x, training=False), training=False)
+    np.testing.assert_array_equal(np.asarray(full), np.asarray(cached))
+    assert split.head.get_layer("prediction") is built.model.get_layer("prediction")
+
+
+def test_one_epoch_cached_equals_plain() -> None:
+    """Same initial weights, dropout off: training the head on cached features = training the model."""
+    preset = tiny_preset(dropout=0.0, run_eagerly=True)
+    a, b = build_model(preset, None), build_model(preset, None)
+    for wa, wb in zip(a.model.weights, b.model.weights, strict=True):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy())
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, size=(24, 32, 32), dtype=np.uint8)
+    labels = (rng.random(24) > 0.5).astype(np.float32)
+    split, _ = split_frozen(b.model)
+    feats = np.concatenate(
+        [split.frozen(x, training=False).numpy() for x in image_batches(images, None, 8, False, 0)]
+    )
+    compile_model(a.model, 1e-3, run_eagerly=True)
+    compile_model(split.head, 1e-3, run_eagerly=True)
+    a.model.fit(image_batches(images, labels, 8, False, 0), epochs=1, verbose=0)
+    split.head.fit(tensor_batches(feats, labels, 8, False, 0), epochs=1, verbose=0)
+    changed = False
+    for wa, wb, w0 in zip(
+        a.model.trainable_weights,
+        b.model.trainable_weights,
+        build_model(preset, None).model.trainable_weights,
+        strict=True,
+    ):
+        np.testing.assert_allclose(wa.numpy(), wb.numpy(), atol=1e-5, rtol=1e-4)
+        changed |= not np.allclose(wa.numpy(), w0.numpy())
+    assert changed
+
+
+def _tiny_model() -> keras.Model:
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    compile_model(model, 1e-2, run_eagerly=True)
+    return model
+
+
+def _data(n: int = 40):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return tensor_batches(x, (x[:, 0] > 0).astype("float32"), 4, False, 0)
+
+
+def test_callback_emits_epochs_and_throttled_batches() -> None:
+    events = []
+    callback = EventCallback("j", events.append, QueueControl(), batch_size=4, throttle_s=60)
+    _tiny_model().fit(_data(), epochs=2, verbose=0, callbacks=[callback])
+    kinds = [type(e) for e in events]
+    assert kinds == [EpochStarted, BatchProgress, BatchProgress, EpochEnded] * 2
+    first_batch = events[1]
+    assert (first_batch.batch, first_batch.batches) == (1, 10)  # the first batch, then throttled to the last
+    assert events[2].batch == 10
+    ended = events[3]
+    assert (
+        ended.epoch == 1
+        and ended.epochs == 2
+        and "val_loss" not in ended.logs
+        and ended.learning_rate == pytest.approx(1e-2)
+    )
+    with pytest.raises(ValueError, match="-1"):
+        EventCallback("j", events.append, QueueControl(), batch_size=4, throttle_s=-1)
+
+
+def test_callback_stops_at_the_next_batch_when_asked() -> None:
+    control = QueueControl()
+    seen = []
+
+    def emit(event) -> None:
+        seen.append(event)
+        if isinstance(event, BatchProgress) and event.batch == 3:
+            control.stop_job("j", "skipped")
+
+    callback = EventCallback("j", emit, control, batch_size=4, throttle_s=0)
+    history = _tiny_model().fit(_data(), epochs=3, verbose=0, callbacks=[callback])
+    assert callback.stopped == ("skipped", "skipped by user")
+    assert max(e.batch for e in seen if isinstance(e, BatchProgress)) == 3
+    assert len(history.history["loss"]) == 1
+
+
+def test_callback_pause_blocks_training_until_resume() -> None:
+    control = QueueControl(paused=True)
+    batches = []
+    callback = EventCallback(
+        "j",
+        lambda e: batches.append(e) if isinstance(e, BatchProgress) else None,
+        control,
+        batch_size=4,
+        throttle_s=0,
+    )
+    thread = threading.Thread(
+        target=lambda: _tiny_model().fit(_data(), epochs=1, verbose=0, callbacks=[callback])
+    )
+    thread.start()
+    time.sleep(0.6)
+    assert len(batches) == 1  # paused after the first batch
+    control.resume()
+    thread.join(10)
+    assert len(batches) == 10
+
+
+def test_weights_resolution_is_offline_safe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert resolve_weights("none") is None
+    with pytest.raises(WeightsUnavailableError, match="not found"):
+        resolve_weights(str(tmp_path / "missing.h5"))
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(WeightsUnavailableError) as info:
+        resolve_weights("imagenet")
+    message = str(info.value)
+    assert "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(tmp_path / "keras" / "models") in message and 'weights = "none"' in message
+    cached = tmp_path / "keras" / "models" / "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert resolve_weights("imagenet") == str(cached)

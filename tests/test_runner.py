@@ -1,0 +1,213 @@
+"""The queue end to end on tiny real data: artifacts, failure isolation, control, resume, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medcam_core.eventlog import EventLog, read_events
+from medcam_core.events import BatchProgress, JobFailed, JobFinished, JobStarted
+from medcam_core.queue_state import PROGRESS_FILE
+from medcam_core.runner import Runner
+from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+FAST = tiny_preset(run_eagerly=True)
+
+
+@pytest.fixture(scope="module")
+def finished(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One good dataset, one missing folder, one with a single class: run once, inspect many times."""
+    out = tmp_path_factory.mktemp("queue")
+    single = out.parent / "single" / "cardiomegaly"
+    single.mkdir(parents=True)
+    for image in list((synthetic_root / "cardiomegaly" / "cardiomegaly").glob("*.png"))[:12]:
+        (single / image.name).write_bytes(image.read_bytes())
+    config = tiny_queue(
+        (
+            dataset_spec(synthetic_root, "pneumonia"),
+            dataset_spec(out.parent, "missing", positive=("x",)),
+            dataset_spec(out.parent, "single", positive=("cardiomegaly",)),
+        ),
+        out,
+        {"standard": FAST},
+    )
+    log = EventLog(out / "events.jsonl")
+    counts = Runner(config, [log]).run()
+    log.close()
+    return config, counts, out
+
+
+def test_good_job_finishes_and_broken_ones_fail_alone(finished) -> None:
+    _, counts, out = finished
+    assert counts["done"] == 1 and counts["failed"] == 2
+    progress = json.loads((out / PROGRESS_FILE).read_text())
+    by_id = {j["id"]: j for j in progress["jobs"]}
+    assert by_id["pneumonia_standard"]["status"] == "done"
+    missing, single = by_id["missing_standard"], by_id["single_standard"]
+    assert missing["status"] == "failed" and missing["stage"] == "load" and "not found" in missing["error"]
+    assert single["status"] == "failed" and "0 negative image" in single["error"]
+    assert missing["hint"] and single["hint"]
+    assert not (out / ".partial").exists()
+
+
+def test_artifacts_follow_the_plans_layout(finished) -> None:
+    _, _, out = finished
+    folder = out / "densenet121_pneumonia_standard_models"
+    for rel in (
+        "models/model.keras",
+        "models/model.h5",
+        "models/model.weights.h5",
+        "models/best_checkpoint.weights.h5",
+        "configs/job_config.json",
+        "results/metrics.json",
+        "results/history.csv",
+        "results/history.json",
+        "results/predictions.csv",
+        "results/curves.png",
+        "README.md",
+    ):
+        assert (folder / rel).is_file() and (folder / rel).stat().st_size > 0, rel
+    metrics = json.loads((folder / "results" / "metrics.json").read_text())
+    test = metrics["test"]
+    for key in ("accuracy", "precision", "recall", "auroc", "specificity", "f1", "auprc", "brier"):
+        assert isinstance(test[key], float), key
+    assert metrics["threshold"]["chosen_on"] == "validation"
+    assert test["n"]["positive"] + test["n"]["negative"] == sum(test["confusion_matrix"].values())
+    with open(folder / "results" / "predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["split"] for r in rows} == {"val", "test"}
+    assert sum(r["split"] == "test" for r in rows) == sum(test["n"].values())
+    config = json.loads((folder / "configs" / "job_config.json").read_text())
+    assert config["preset"]["image_size"] == 32 and config["dataset"]["name"] == "pneumonia"
+    assert "research use only" in (folder / "README.md").read_text()
+    assert not (out / "densenet121_missing_standard_models").exists()
+
+
+def test_saved_model_reloads_and_predicts_like_the_metrics(finished) -> None:
+    import keras
+    import numpy as np
+
+    from medcam_core.images import decode
+    from medcam_core.pipeline import to_model_input
+
+    _, _, out = finished
+    folder = out / "densenet121_pneumonia_standard_models"
+    model = keras.saving.load_model(folder / "models" / "model.keras", safe_mode=True)
+    with open(folder / "results" / "predictions.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:4]
+    x = to_model_input(np.stack([decode(Path(r["path"]), 32) for r in rows]))
+    probs = model.predict(x, verbose=0).reshape(-1)
+    np.testing.assert_allclose(probs, [float(r["probability"]) for r in rows], atol=1e-5)
+
+
+def test_event_log_tells_the_whole_story(finished) -> None:
+    _, _, out = finished
+    events = read_events(out / "events.jsonl")
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "queue_started" and kinds[-1] == "queue_finished"
+    assert kinds.count("job_started") == 3
+    for kind in (
+        "dataset_loaded",
+        "model_built",
+        "epoch_started",
+        "batch_progress",
+        "epoch_ended",
+        "job_finished",
+    ):
+        assert kind in kinds, kind
+    failed = [e for e in events if isinstance(e, JobFailed)]
+    assert {e.job_id for e in failed} == {"missing_standard", "single_standard"}
+    assert all("Traceback" in e.traceback for e in failed)
+
+
+def test_restart_keeps_finished_and_failed_jobs(finished) -> None:
+    config, _, out = finished
+    seen = []
+    counts = Runner(config, [seen.append]).run()
+    assert counts["done"] == 1 and counts["failed"] == 2
+    assert not any(isinstance(e, JobStarted) for e in seen)
+
+
+def test_cancel_mid_fit_then_retry(synthetic_root: Path, tmp_path: Path) -> None:
+    config = tiny_queue((dataset_spec(synthetic_root, "cardiomegaly"),), tmp_path, {"standard": FAST})
+    holder: dict[str, Runner] = {}
+
+    def steer(event) -> None:
+        if isinstance(event, BatchProgress) and event.batch == 1:
+            holder["r"].stop_job(event.job_id, "cancelled")
+
+    runner = Runner(config, [steer])
+    holder["r"] = runner
+    counts = runner.run()
+    assert counts["cancelled"] == 1
+    assert not (tmp_path / "densenet121_cardiomegaly_standard_models").exists()
+    runner.retry("cardiomegaly_standard")
+    assert runner.queue.get("cardiomegaly_standard").status == "queued"
+    progress = json.loads((tmp_path / PROGRESS_FILE).read_text())
+    assert progress["jobs"][0]["status"] == "queued"
+
+
+def test_quit_requeues_the_running_job(synthetic_root: Path, tmp_path: Path) -> None:
+    config = tiny_queue((dataset_spec(synthetic_root, "pneumonia"),), tmp_path, {"standard": FAST})
+    holder: dict[str, Runner] = {}
+
+    def steer(event) -> None:
+        if isinstance(event, BatchProgress):
+            holder["r"].control.quit()
+
+    runner = Runner(config, [steer])
+    holder["r"] = runner
+    counts = runner.run()
+    assert counts["queued"] == 1
+    finished_events: list = []
+    again = Runner(config, [finished_events.append])
+    assert again.run()["done"] == 1
+    assert any(isinstance(e, JobFinished) for e in finished_events)
+
+
+def test_headless_cli_exit_status_and_outputs(synthetic_root: Path, tmp_path: Path) -> None:
+    toml = tmp_path / "medcam.toml"
+    toml.write_text(
+        f"""
+[queue]
+output = "out"
+presets = ["quick"]
+[presets.quick]
+epochs = 1
+image_size = 32
+batch_size = 8
+dense_units = 8
+weights = "none"
+run_eagerly = true
+[evaluation]
+bootstrap = 20
+[[datasets]]
+name = "pneumonia"
+path = "{synthetic_root / "pneumonia"}"
+positive = ["pneumonia"]
+patient_id = '^(p\\d+)_'
+[[datasets]]
+name = "broken"
+path = "does/not/exist"
+positive = ["x"]
+"""
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "medcam_tui.cli", "run", "--headless", "--config", str(toml)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = tmp_path / "out"
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "✓ done" in proc.stdout and "failed at load" in proc.stdout and "hint:" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "oneDNN" not in proc.stdout + proc.stderr  # TensorFlow's native chatter goes to the log
+    assert (out / "densenet121_pneumonia_quick_models" / "results" / "metrics.json").is_file()
+    assert "Traceback" in (out / "medcam.log").read_text()
+    assert (out / "events.jsonl").is_file() and not (out / ".medcam.lock").exists()
