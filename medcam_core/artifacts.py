@@ -84,9 +84,7 @@ def write_curves(path: Path, history: dict[str, list[float | None]], title: str)
     plt.close(fig)
 
 
-def model_readme(
-    job_id: str, dataset_title: str, preset: dict[str, Any], metrics: dict[str, Any], folder: str
-) -> str:
+def model_readme(job_id: str, dataset_title: str, preset: dict[str, Any], metrics: dict[str, Any], folder: str) -> str:
     test = metrics["test"]
     thr = metrics["threshold"]["value"]
     ci = test.get("ci", {}).get("auroc")

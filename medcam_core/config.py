@@ -43,6 +43,7 @@ class Preset:
     weights: str = "imagenet"
     dropout: float = 0.5
     dense_units: int = 256
+    bn_momentum: float = 0.99
     seed: int = 42
     cache_features: bool = True
     run_eagerly: bool = False
@@ -160,6 +161,7 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     ),
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
     "dense_units": (lambda v: _is_int(v) and v >= 1, "an integer ≥ 1"),
+    "bn_momentum": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (Keras' default is 0.99)"),
     "seed": (_is_int, "an integer"),
     "cache_features": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
@@ -186,10 +188,7 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
     "max_per_class": (lambda v: _is_int(v) and v >= 2, "an integer ≥ 2"),
     "split": (
         lambda v: (
-            isinstance(v, list)
-            and len(v) == 3
-            and all(_is_num(x) and 0 < x < 1 for x in v)
-            and abs(sum(v) - 1) < 1e-6
+            isinstance(v, list) and len(v) == 3 and all(_is_num(x) and 0 < x < 1 for x in v) and abs(sum(v) - 1) < 1e-6
         ),
         "three fractions train/val/test that add up to 1, e.g. [0.7, 0.15, 0.15]",
     ),
@@ -230,9 +229,7 @@ def _checked(file: str, prefix: str, table: Any, rules: dict[str, tuple[Check, s
     out = {}
     for key, value in table.items():
         if key not in rules:
-            raise ConfigError(
-                file, f"{prefix}.{key}", f"unknown key; expected one of {', '.join(sorted(rules))}"
-            )
+            raise ConfigError(file, f"{prefix}.{key}", f"unknown key; expected one of {', '.join(sorted(rules))}")
         check, expected = rules[key]
         if not check(value):
             raise ConfigError(file, f"{prefix}.{key}", f"expected {expected}, got {_describe(value)}")
@@ -270,9 +267,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         raise ConfigError(file, "presets", f"expected tables [presets.NAME], got {_describe(raw_presets)}")
     for name, table in raw_presets.items():
         if not NAME_RE.match(name):
-            raise ConfigError(
-                file, f"presets.{name}", "expected a preset name of letters, digits, '_' or '-'"
-            )
+            raise ConfigError(file, f"presets.{name}", "expected a preset name of letters, digits, '_' or '-'")
         values = _checked(file, f"presets.{name}", table, PRESET_RULES)
         presets[name] = replace(presets.get(name, BUILTIN_PRESETS["standard"]), name=name, **values)
 

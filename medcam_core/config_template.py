@@ -23,6 +23,7 @@ min_lr = 1e-7
 weights = "imagenet"          # "imagenet" (Keras cache, or one download), "none", or a path to a no-top .h5
 dropout = 0.5
 dense_units = 256
+bn_momentum = 0.99            # momentum of the trainable BatchNorm statistics; 0.9 adapts faster on small data
 seed = 42
 cache_features = true         # run the frozen layers once per dataset instead of every epoch
 

@@ -1,7 +1,9 @@
 """The built-in demo queue: five synthetic tasks × two presets, trainable offline in minutes.
 
 Small images and `weights = "none"` because there is no internet to fetch ImageNet weights; the
-frozen layers keep random weights, which the engine says in a notice. It still learns the
+frozen layers keep random weights, which the engine says in a notice. The trainable BatchNorm
+layers then start from statistics that fit nothing, so their momentum is lowered to 0.9 (measured:
+with Keras' 0.99 the validation AUC collapsed to 0.5 within ten epochs). It still learns the
 synthetic lesions for real, and its numbers say nothing medical.
 """
 
@@ -18,9 +20,7 @@ DEMO_IMAGE_SIZE = 128
 DEMO_PER_CLASS = 200
 
 
-def demo_config(
-    output: Path, per_class: int = DEMO_PER_CLASS, image_size: int = DEMO_IMAGE_SIZE
-) -> QueueConfig:
+def demo_config(output: Path, per_class: int = DEMO_PER_CLASS, image_size: int = DEMO_IMAGE_SIZE) -> QueueConfig:
     """Generate the synthetic datasets under `output/demo_data` (once) and queue them."""
     root = generate(Path(output) / DEMO_DATA, per_class=per_class, size=max(image_size, 64))
     datasets = tuple(
@@ -34,8 +34,12 @@ def demo_config(
         )
         for name, task in TASKS.items()
     )
-    demo = {"image_size": image_size, "weights": "none", "monitor": "val_auc", "learning_rate": 1e-3}
+    demo = {
+        "image_size": image_size,
+        "weights": "none",
+        "monitor": "val_auc",
+        "learning_rate": 1e-3,
+        "bn_momentum": 0.9,
+    }
     presets = {name: replace(p, **demo) for name, p in BUILTIN_PRESETS.items()}
-    return QueueConfig(
-        datasets=datasets, presets=presets, output=Path(output).resolve(), source="<built-in demo>"
-    )
+    return QueueConfig(datasets=datasets, presets=presets, output=Path(output).resolve(), source="<built-in demo>")

@@ -122,8 +122,6 @@ def assign_splits(samples: list[Sample], fractions: tuple[float, float, float], 
     pool = [s for s in samples if s.split in ("", "train")]
     wanted = ["train", *missing]
     fr = [fractions[SPLITS.index(name)] for name in wanted]
-    names = grouped_stratified_split(
-        [s.label for s in pool], [s.patient for s in pool], fr, seed, names=wanted
-    )
+    names = grouped_stratified_split([s.label for s in pool], [s.patient for s in pool], fr, seed, names=wanted)
     for sample, name in zip(pool, names, strict=True):
         sample.split = str(name)

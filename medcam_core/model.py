@@ -77,6 +77,9 @@ def build_model(preset: Preset, weights_path: str | None) -> BuiltModel:
     out = keras.layers.Dense(1, activation="sigmoid", name=PREDICTION_LAYER)(x)
     model = keras.Model(inputs, out, name="densenet121_binary")
     first = apply_trainable(model, preset.trainable_layers)
+    for layer in model.layers:
+        if layer.trainable and isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = preset.bn_momentum
     count = sum(1 for layer in model.layers if layer.trainable)
     return BuiltModel(model, first, count)
 
@@ -96,8 +99,7 @@ def apply_trainable(model: keras.Model, spec: int | str) -> str:
         names = [layer.name for layer in layers]
         if spec not in names:
             raise ValueError(
-                f"trainable_layers = {spec!r} names no layer of the model; examples: "
-                f"{', '.join(names[-30::5])}"
+                f"trainable_layers = {spec!r} names no layer of the model; examples: {', '.join(names[-30::5])}"
             )
         start = names.index(spec)
     for i, layer in enumerate(layers):

@@ -31,9 +31,7 @@ def image_batches(
 ) -> tf.data.Dataset:
     if labels is None:
         ds = tf.data.Dataset.from_tensor_slices(images)
-        ds = _batched(ds, len(images), batch_size, shuffle, seed).map(
-            to_model_input, num_parallel_calls=AUTOTUNE
-        )
+        ds = _batched(ds, len(images), batch_size, shuffle, seed).map(to_model_input, num_parallel_calls=AUTOTUNE)
     else:
         ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32)))
         ds = _batched(ds, len(images), batch_size, shuffle, seed).map(

@@ -144,9 +144,7 @@ class JobQueue:
         with self._lock:
             entry = self.get(job_id)
             if entry.status not in RETRYABLE:
-                raise QueueError(
-                    f"only failed, cancelled or skipped jobs can be retried; {job_id} is {entry.status}"
-                )
+                raise QueueError(f"only failed, cancelled or skipped jobs can be retried; {job_id} is {entry.status}")
             entry.status, entry.stage, entry.error, entry.hint = QUEUED, "", "", ""
         self._changed()
 

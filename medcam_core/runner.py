@@ -179,9 +179,7 @@ class Runner:
         for spec in self.config.datasets:
             if not spec.path.is_dir():
                 self.emit(
-                    Notice(
-                        "warning", f"dataset {spec.name!r}: folder not found: {spec.path}; its jobs will fail"
-                    )
+                    Notice("warning", f"dataset {spec.name!r}: folder not found: {spec.path}; its jobs will fail")
                 )
         while not self.control.quitting:
             self.control.wait_while_paused()
@@ -233,9 +231,7 @@ class Runner:
             features = self._feature_cache(job, data, split) if split else None
             from medcam_core.training import fit
 
-            result = fit(
-                job.id, job.preset, built.model, data, features, split, work, self.emit, self.control
-            )
+            result = fit(job.id, job.preset, built.model, data, features, split, work, self.emit, self.control)
             if result.stopped:
                 raise JobStop(*result.stopped)
             stage = self._stage(job, "evaluate")
@@ -270,16 +266,12 @@ class Runner:
                 epochs_run=result.epochs_run,
                 metrics=summary,
             )
-            self.emit(
-                JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder))
-            )
+            self.emit(JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder)))
         except JobStop as stop:
             self._discard(work)
             status = STOP_STATUS[stop.status]
             self.control.clear_stop(job.id)
-            self.queue.update(
-                job.id, status=status, stage="", error=stop.reason, seconds=time.perf_counter() - t0
-            )
+            self.queue.update(job.id, status=status, stage="", error=stop.reason, seconds=time.perf_counter() - t0)
             self.emit(JobStopped(job.id, stop.status, stop.reason, time.perf_counter() - t0))
         except Exception as exc:
             self._discard(work)
@@ -350,9 +342,7 @@ class Runner:
         t0 = time.perf_counter()
         weights = resolve_weights(job.preset.weights)
         built = build_model(job.preset, weights)
-        split, why = (
-            split_frozen(built.model) if job.preset.cache_features else (None, "cache_features = false")
-        )
+        split, why = split_frozen(built.model) if job.preset.cache_features else (None, "cache_features = false")
         total = len(built.model.layers)
         if weights is None and built.trainable_layers < total / 2 and job.preset.name not in self._warned:
             self._warned.add(job.preset.name)
@@ -389,11 +379,7 @@ class Runner:
         p = job.preset
         key = (job.dataset.name, p.image_size, p.seed, p.weights, p.trainable_layers, split.boundary)
         if self._features is not None and self._features.key == key:
-            self.emit(
-                Notice(
-                    "info", f"re-using frozen features of {job.dataset.name} from the previous job", job.id
-                )
-            )
+            self.emit(Notice("info", f"re-using frozen features of {job.dataset.name} from the previous job", job.id))
             return self._features
         self._features = None
         self.emit(StageStarted(job.id, "features"))
@@ -411,16 +397,11 @@ class Runner:
         self._features = features
         return features
 
-    def _evaluate(
-        self, job: Job, model: Any, data: LoadedDataset, features: Any, split: Any
-    ) -> tuple[dict, list]:
+    def _evaluate(self, job: Job, model: Any, data: LoadedDataset, features: Any, split: Any) -> tuple[dict, list]:
         from medcam_core.evaluate import evaluate
         from medcam_core.training import predict
 
-        probs = {
-            name: predict(model, split, features, data, name, job.preset.batch_size)
-            for name in ("val", "test")
-        }
+        probs = {name: predict(model, split, features, data, name, job.preset.batch_size) for name in ("val", "test")}
         test = data.splits["test"]
         metrics = evaluate(
             data.splits["val"].labels,

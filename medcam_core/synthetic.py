@@ -159,9 +159,7 @@ TASKS: dict[str, Task] = {
             _cardiomegaly_base,
             _cardiomegaly_lesion,
         ),
-        Task(
-            "osteoporosis", "Knee osteoporosis (synthetic knee)", "osteoporosis", _knee, _osteoporosis_lesion
-        ),
+        Task("osteoporosis", "Knee osteoporosis (synthetic knee)", "osteoporosis", _knee, _osteoporosis_lesion),
         Task(
             "osteoarthritis",
             "Knee osteoarthritis (synthetic knee)",
@@ -175,9 +173,7 @@ TASKS: dict[str, Task] = {
 NEGATIVE_CLASS = "normal"
 
 
-def render(
-    task: Task, size: int, positive: bool, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray | None]:
+def render(task: Task, size: int, positive: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """One image (uint8, H×W) and, for a positive, its lesion mask (bool).
 
     Anatomy, lesion and noise draw from separate streams, so a positive and a negative rendered
@@ -199,9 +195,7 @@ def render(
     return out, (None if mask_img is None else np.asarray(mask_img) > 127)
 
 
-def generate(
-    root: Path, tasks: list[str] | None = None, per_class: int = 200, size: int = 128, seed: int = 0
-) -> Path:
+def generate(root: Path, tasks: list[str] | None = None, per_class: int = 200, size: int = 128, seed: int = 0) -> Path:
     """Write the demo datasets under `root` (skipped when already there with the same settings)."""
     root = Path(root)
     names = tasks or list(TASKS)

@@ -96,9 +96,7 @@ def fit(
     train, val = data.splits["train"], data.splits["val"]
     if features is not None and split is not None:
         fit_model = split.head
-        train_ds = tensor_batches(
-            features.by_split["train"], train.labels, preset.batch_size, True, preset.seed
-        )
+        train_ds = tensor_batches(features.by_split["train"], train.labels, preset.batch_size, True, preset.seed)
         val_ds = tensor_batches(features.by_split["val"], val.labels, preset.batch_size, False, preset.seed)
     else:
         fit_model = model

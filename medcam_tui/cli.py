@@ -12,28 +12,42 @@ DEFAULT_CONFIG = "medcam.toml"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _queue_options(parser: argparse.ArgumentParser, sub: bool = False) -> None:
+    """The same options before or after `run`; the subcommand's never overwrite the main ones."""
+    unset = {"default": argparse.SUPPRESS} if sub else {}
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"queue file (default: ./{DEFAULT_CONFIG} if present, else the built-in demo)",
+        **unset,
+    )
+    parser.add_argument("--output", type=Path, help="output root (default: the config's, or ./new)", **unset)
+    parser.add_argument(
+        "--paused", action="store_true", help="open the UI without starting the queue (p starts it)", **unset
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medcam-tui",
-        description="Train, watch and explain a queue of DenseNet121 X-ray classifiers.",
-        epilog="With no command: open the terminal UI on ./medcam.toml, or on the built-in demo queue.",
+        description="Train, watch and explain a queue of DenseNet121 X-ray classifiers. With no command: "
+        "open the terminal UI on ./medcam.toml, or on the built-in demo queue, and start it.",
     )
     parser.add_argument("--version", action="version", version=f"medcam-tui {__version__}")
+    _queue_options(parser)
+    parser.add_argument(
+        "--attach", type=Path, metavar="DIR", help="watch, read-only, the queue another process runs in output DIR"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
         "run",
-        help="run the training queue",
-        description="Run the queue in ./medcam.toml (or --config), or the built-in synthetic demo when "
-        "there is none. Exit status: 0 all jobs done, 1 some failed, 2 bad config, 130 interrupted.",
+        help="run the training queue (the UI, or --headless)",
+        description="Run the queue in ./medcam.toml (or --config), or the built-in synthetic demo when there is "
+        "none. Exit status: 0 all jobs done, 1 some failed, 2 bad config, 130 interrupted.",
     )
-    run.add_argument(
-        "--headless", action="store_true", help="no UI: progress on the console, for servers and CI"
-    )
-    run.add_argument(
-        "--config", type=Path, help=f"queue file (default: ./{DEFAULT_CONFIG} if present, else the demo)"
-    )
-    run.add_argument("--output", type=Path, help="output root (default: the config's, or ./new)")
+    run.add_argument("--headless", action="store_true", help="no UI: progress on the console, for servers and CI")
+    _queue_options(run, sub=True)
 
     init = sub.add_parser("init", help="write a commented medcam.toml for the plan's 5 × 2 queue")
     init.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_CONFIG), help="where to write it")
@@ -51,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         from medcam_tui.commands import run_headless
 
         return run_headless(args.config, args.output)
-    print(
-        "medcam-tui: the terminal UI is not available in this version; use `medcam-tui run --headless`.",
-        file=sys.stderr,
-    )
-    return EXIT_CONFIG
+    from medcam_tui.commands import attach_tui, run_tui
+
+    if args.attach is not None:
+        return attach_tui(args.attach)
+    return run_tui(args.config, args.output, paused=args.paused)
 
 
 if __name__ == "__main__":

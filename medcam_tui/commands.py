@@ -71,23 +71,14 @@ def run_headless(config_path: Path | None, output: Path | None) -> int:
         return EXIT_CONFIG
     from rich.console import Console
 
-    from medcam_core.control import QueueControl
-    from medcam_core.eventlog import EVENT_LOG, EventLog
-    from medcam_core.lock import OutputLock, OutputLocked
-    from medcam_core.runner import Runner
     from medcam_tui.console import ConsoleSink
 
     log_path = setup_logging(config.output)
-    console = Console(file=sys.stdout)
-    try:
-        lock = OutputLock(config.output)
-        lock.acquire()
-    except OutputLocked as exc:
-        error(str(exc))
+    made = _locked_runner(config, [ConsoleSink(Console(file=sys.stdout))])
+    if made is None:
         return EXIT_CONFIG
-    events = EventLog(config.output / EVENT_LOG)
-    control = QueueControl()
-    runner = Runner(config, [events, ConsoleSink(console)], control)
+    runner, events, lock = made
+    control = runner.control
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -128,4 +119,58 @@ def run_headless(config_path: Path | None, output: Path | None) -> int:
     if counts.get("failed"):
         print(f"some jobs failed; details in {config.output / PROGRESS_FILE} and {log_path}")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _locked_runner(config: QueueConfig, sinks: list) -> tuple[Any, Any, Any] | None:
+    """A runner writing the event log, once this process holds the output root's lock."""
+    from medcam_core.control import QueueControl
+    from medcam_core.eventlog import EVENT_LOG, EventLog
+    from medcam_core.lock import OutputLock, OutputLocked
+    from medcam_core.runner import Runner
+
+    lock = OutputLock(config.output)
+    try:
+        lock.acquire()
+    except OutputLocked as exc:
+        error(str(exc))
+        return None
+    events = EventLog(config.output / EVENT_LOG)
+    return Runner(config, [events, *sinks], QueueControl()), events, lock
+
+
+def run_tui(config_path: Path | None, output: Path | None, paused: bool) -> int:
+    """The Textual app on a live queue; TensorFlow loads later, inside the queue's worker."""
+    try:
+        config = resolve_config(config_path, output)
+    except ConfigError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    setup_logging(config.output)
+    from medcam_tui.app import MedcamApp
+
+    app = MedcamApp(config=config, start_paused=paused)
+    made = _locked_runner(config, [app.sink])
+    if made is None:
+        return EXIT_CONFIG
+    app.runner, events, lock = made
+    try:
+        app.run()
+    finally:
+        events.close()
+        lock.release()
+    return app.exit_code
+
+
+def attach_tui(folder: Path) -> int:
+    """Follow another process's event log, read-only; nothing here takes the output lock."""
+    from medcam_core.eventlog import EVENT_LOG
+
+    if not (folder / EVENT_LOG).is_file():
+        error(f"no {EVENT_LOG} in {folder}; start a queue there first: medcam-tui run --headless --output {folder}")
+        return EXIT_CONFIG
+    from medcam_tui.app import MedcamApp
+
+    app = MedcamApp(attach=folder)
+    app.run()
     return EXIT_OK

@@ -34,9 +34,7 @@ def tiny_preset(name: str = "standard", **changes: object) -> Preset:
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two synthetic tasks, 24 images per class, 64 px: real PNGs in the real layout."""
-    return generate(
-        tmp_path_factory.mktemp("synthetic"), tasks=["pneumonia", "cardiomegaly"], per_class=24, size=64
-    )
+    return generate(tmp_path_factory.mktemp("synthetic"), tasks=["pneumonia", "cardiomegaly"], per_class=24, size=64)
 
 
 def dataset_spec(root: Path, task: str, **changes: object) -> DatasetSpec:

@@ -21,9 +21,7 @@ print("TF_LOADED" if "tensorflow" in sys.modules or "keras" in sys.modules else 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["init", "--help"]])
 def test_help_does_not_import_tensorflow(argv: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "usage: medcam-tui" in proc.stdout
     assert proc.stdout.strip().endswith("TF_ABSENT")

@@ -55,9 +55,7 @@ MINIMAL = '[[datasets]]\nname = "a"\npath = "data"\npositive = ["yes"]\n'
         ("[[datasets]\n", "(syntax)", "valid TOML"),
     ],
 )
-def test_bad_config_names_file_key_and_expectation(
-    tmp_path: Path, text: str, key: str, expected: str
-) -> None:
+def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str, key: str, expected: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path)

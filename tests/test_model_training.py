@@ -70,9 +70,7 @@ def test_one_epoch_cached_equals_plain() -> None:
     images = rng.integers(0, 255, size=(24, 32, 32), dtype=np.uint8)
     labels = (rng.random(24) > 0.5).astype(np.float32)
     split, _ = split_frozen(b.model)
-    feats = np.concatenate(
-        [split.frozen(x, training=False).numpy() for x in image_batches(images, None, 8, False, 0)]
-    )
+    feats = np.concatenate([split.frozen(x, training=False).numpy() for x in image_batches(images, None, 8, False, 0)])
     compile_model(a.model, 1e-3, run_eagerly=True)
     compile_model(split.head, 1e-3, run_eagerly=True)
     a.model.fit(image_batches(images, labels, 8, False, 0), epochs=1, verbose=0)
@@ -148,9 +146,7 @@ def test_callback_pause_blocks_training_until_resume() -> None:
         batch_size=4,
         throttle_s=0,
     )
-    thread = threading.Thread(
-        target=lambda: _tiny_model().fit(_data(), epochs=1, verbose=0, callbacks=[callback])
-    )
+    thread = threading.Thread(target=lambda: _tiny_model().fit(_data(), epochs=1, verbose=0, callbacks=[callback]))
     thread.start()
     time.sleep(0.6)
     assert len(batches) == 1  # paused after the first batch

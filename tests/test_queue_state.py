@@ -54,9 +54,7 @@ def test_move_remove_retry_add(tmp_path: Path) -> None:
     assert ids(queue)[-1] == "cardiomegaly_intensive"
     queue.update("pneumonia_intensive", status="failed", error="x", stage="fit")
     queue.retry("pneumonia_intensive")
-    assert (
-        queue.get("pneumonia_intensive").status == "queued" and queue.get("pneumonia_intensive").error == ""
-    )
+    assert queue.get("pneumonia_intensive").status == "queued" and queue.get("pneumonia_intensive").error == ""
     assert len(changes) == 6
 
 
@@ -78,9 +76,7 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
     (tmp_path / "densenet121_pneumonia_standard_models").rmdir()  # a done job whose folder vanished
     assert JobQueue.resume(config, tmp_path / PROGRESS_FILE).get("pneumonia_standard").status == "queued"
     (tmp_path / PROGRESS_FILE).write_text("{ torn")
-    assert [e["status"] for e in JobQueue.resume(config, tmp_path / PROGRESS_FILE).snapshot()] == [
-        "queued"
-    ] * 4
+    assert [e["status"] for e in JobQueue.resume(config, tmp_path / PROGRESS_FILE).snapshot()] == ["queued"] * 4
     assert json.loads(json.dumps(again.snapshot()))
 
 

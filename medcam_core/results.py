@@ -1,0 +1,47 @@
+"""Read a finished job's folder back: the one loader the browser and the report share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class JobResults:
+    folder: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list[float | None]] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def test(self) -> dict[str, Any]:
+        return self.metrics.get("test", {})
+
+    def artifacts(self) -> list[Path]:
+        return sorted(p for p in self.folder.rglob("*") if p.is_file())
+
+
+def _read(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"missing {path.name}")
+    except (OSError, ValueError) as exc:
+        problems.append(f"unreadable {path.name}: {exc}")
+    return {}
+
+
+def load_job_results(folder: Path) -> JobResults:
+    """Whatever of metrics, history and config can be read; what cannot is listed in `problems`."""
+    folder = Path(folder)
+    problems: list[str] = []
+    return JobResults(
+        folder=folder,
+        metrics=_read(folder / "results" / "metrics.json", problems),
+        history=_read(folder / "results" / "history.json", problems),
+        config=_read(folder / "configs" / "job_config.json", problems),
+        problems=problems,
+    )

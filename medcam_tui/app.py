@@ -1,0 +1,379 @@
+"""The Textual app: the queue live, steered from the keyboard, or followed read-only from a log.
+
+The queue runs in one thread worker; the engine's events arrive as `EngineEvent` messages via
+`post_message` (thread-safe, non-blocking) and are applied to one `QueueView`, from which only the
+changed widgets are refreshed. TensorFlow is imported inside the worker, never here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+from textual.worker import Worker, WorkerState
+
+from medcam_core.config import QueueConfig
+from medcam_core.errors import MedcamError
+from medcam_core.eventlog import EVENT_LOG, follow
+from medcam_core.queue_state import QueueError
+from medcam_core.runner import Runner
+from medcam_tui.messages import EngineEvent
+from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.help import HelpScreen
+from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
+from medcam_tui.view_model import QueueView
+from medcam_tui.widgets.failure_log import FailureLog
+from medcam_tui.widgets.job_panel import JobPanel
+from medcam_tui.widgets.queue_table import QueueTable
+from medcam_tui.widgets.status_bar import StatusBar
+
+log = logging.getLogger("medcam")
+WORKER_NICE = 5
+CONTROL_ACTIONS = {"toggle_pause", "skip", "cancel", "retry", "move", "remove", "add"}
+
+
+class MedcamApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "medcam-tui"
+    BINDINGS = [
+        Binding(
+            "p",
+            "toggle_pause",
+            "Pause/Resume",
+            id="pause",
+            tooltip="Pause the queue after the current batch, resume it, or start a --paused queue",
+        ),
+        Binding(
+            "s",
+            "skip",
+            "Skip job",
+            id="skip",
+            tooltip="Stop the running job at its next batch and mark it skipped (retry re-queues it)",
+        ),
+        Binding(
+            "c",
+            "cancel",
+            "Cancel job",
+            id="cancel",
+            tooltip="Stop the running job at its next batch and mark it cancelled (retry re-queues it)",
+        ),
+        Binding("r", "retry", "Retry", id="retry", tooltip="Queue the selected failed, cancelled or skipped job again"),
+        Binding(
+            "K,shift+up",
+            "move(-1)",
+            "Move up",
+            show=False,
+            id="move-up",
+            key_display="K",
+            tooltip="Move the selected queued job one place earlier",
+        ),
+        Binding(
+            "J,shift+down",
+            "move(1)",
+            "Move down",
+            show=False,
+            id="move-down",
+            key_display="J",
+            tooltip="Move the selected queued job one place later",
+        ),
+        Binding("x,delete", "remove", "Remove", id="remove", show=False, tooltip="Remove the selected queued job"),
+        Binding("a", "add", "Add job", id="add", tooltip="Add a job: pick a dataset and a preset"),
+        Binding(
+            "b",
+            "browser",
+            "Models",
+            id="browser",
+            tooltip="Browse finished models: test metrics, curves, config, confusion matrix, files",
+        ),
+        Binding("g", "gradcam", "Grad-CAM", id="gradcam", tooltip="Grad-CAM heatmaps of the selected finished model"),
+        Binding("e", "report", "Report", id="report", tooltip="Preview and export STATUS_REPORT.md"),
+        Binding(
+            "t",
+            "traceback",
+            "Traceback",
+            id="traceback",
+            show=False,
+            tooltip="Show the traceback of the selected failure",
+        ),
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="List every key"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="Quit; a running job is stopped cleanly at its next batch and re-queued",
+        ),
+    ]
+
+    def __init__(
+        self,
+        config: QueueConfig | None = None,
+        runner: Runner | None = None,
+        attach: Path | None = None,
+        start_paused: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.runner = runner
+        self.attach_dir = attach
+        self.mode = "attach" if attach else ("idle" if start_paused else "live")
+        self.view = QueueView()
+        self._quitting = False
+        self._stop_follow = threading.Event()
+        self.exit_code = 0
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield QueueTable(id="queue")
+        with Horizontal(id="bottom"):
+            yield JobPanel(id="job")
+            with Vertical(id="failures-box"):
+                yield Label("[b]Failures[/b] (t: traceback)", id="failures-title")
+                yield FailureLog(id="failures")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.runner is not None:
+            self.view.load_snapshot(self.runner.queue.snapshot())
+            self.query_one(QueueTable).sync_rows(self.view)
+            if self.mode == "live":
+                self.run_queue()
+        else:
+            self.follow_log()
+        self.query_one(QueueTable).focus()
+        self._refresh_header()
+
+    def on_unmount(self) -> None:
+        """However the app ends, no thread keeps training or following a log behind it."""
+        self._stop_follow.set()
+        if self.runner is not None:
+            self.runner.control.quit()
+
+    def _refresh_header(self) -> None:
+        self.query_one(StatusBar).refresh_from(self.view, self.mode)
+
+    # -- event flow -----------------------------------------------------------------------------
+
+    def sink(self, event: object) -> None:
+        """The engine-side sink: called on the worker thread, never blocks it."""
+        self.post_message(EngineEvent(event))  # type: ignore[arg-type]
+
+    @work(thread=True, exit_on_error=False, name="queue", group="queue")
+    def run_queue(self) -> dict[str, int]:
+        try:  # below the UI thread, so key presses win the cores while training saturates them
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+        except (AttributeError, OSError):
+            pass
+        assert self.runner is not None
+        return self.runner.run()
+
+    @work(thread=True, exit_on_error=False, name="follow", group="follow")
+    def follow_log(self) -> None:
+        assert self.attach_dir is not None
+        for event in follow(self.attach_dir / EVENT_LOG, self._stop_follow):
+            self.post_message(EngineEvent(event))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        changed = self.view.apply(message.event)
+        table = self.query_one(QueueTable)
+        if "order" in changed:
+            table.sync_rows(self.view)
+        for part in changed:
+            if part.startswith("row:"):
+                table.update_row(self.view, part[4:])
+        if "panel" in changed:
+            self.query_one(JobPanel).refresh_from(self.view)
+        if "failures" in changed:
+            self.query_one(FailureLog).sync(self.view)
+            failure = self.view.failures[-1]
+            self.notify(f"{failure.job_id} failed at {failure.stage}: {failure.error}", severity="error", timeout=8)
+        if "notice" in changed:
+            notice = self.view.notices[-1]
+            self.notify(notice.message, severity="warning" if notice.level == "warning" else "information")
+        self._refresh_header()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "queue" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            message = str(error) if isinstance(error, MedcamError) else f"internal error: {error!r} (see medcam.log)"
+            log.error("queue worker stopped: %r", error, exc_info=error)
+            self.notify(message, severity="error", timeout=30)
+            self.exit_code = 2
+        else:
+            counts = event.worker.result or {}
+            self.exit_code = 1 if counts.get("failed") else 0
+        if self._quitting:
+            self.exit(self.exit_code)
+
+    # -- command palette: every binding, described by its tooltip -----------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _controllable(self) -> bool:
+        if self.mode == "attach" or self.runner is None:
+            self.notify("attached read-only: steer the queue from the process that runs it", severity="warning")
+            return False
+        return True
+
+    def _running_job(self) -> str | None:
+        return self.view.current.job_id if self.view.current else None
+
+    def action_toggle_pause(self) -> None:
+        if not self._controllable():
+            return
+        assert self.runner is not None
+        if self.mode == "idle":
+            self.mode = "live"
+            self.run_queue()
+            self.notify("queue started")
+        elif self.runner.control.paused:
+            self.runner.resume()
+            self.notify("queue resumed")
+        else:
+            self.runner.pause()
+            self.notify("queue pauses after the current batch")
+        self._refresh_header()
+
+    def _stop(self, status: str) -> None:
+        if not self._controllable():
+            return
+        job = self._running_job()
+        if job is None:
+            self.notify("no job is running", severity="warning")
+            return
+        assert self.runner is not None
+        self.runner.stop_job(job, status)
+        self.notify(f"{job} will be {status} after its current batch")
+
+    def action_skip(self) -> None:
+        self._stop("skipped")
+
+    def action_cancel(self) -> None:
+        self._stop("cancelled")
+
+    def _queue_call(self, method: str, *args: object) -> bool:
+        if not self._controllable():
+            return False
+        job = self.query_one(QueueTable).selected_job
+        if job is None:
+            return False
+        try:
+            getattr(self.runner, method)(job, *args)
+        except QueueError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
+        self._sync_queue()
+        return True
+
+    def _sync_queue(self) -> None:
+        """Show a control change at once; the QueueChanged event that follows finds nothing to do."""
+        assert self.runner is not None
+        self.view.load_snapshot(self.runner.queue.snapshot())
+        self.query_one(QueueTable).sync_rows(self.view)
+        self._refresh_header()
+
+    def action_retry(self) -> None:
+        if self._queue_call("retry"):
+            self.notify("job queued again")
+
+    def action_move(self, delta: int) -> None:
+        table = self.query_one(QueueTable)
+        job = table.selected_job
+        if self._queue_call("move", delta) and job is not None:
+            table.move_cursor(row=table.get_row_index(job))
+
+    def action_remove(self) -> None:
+        self._queue_call("remove")
+
+    def action_add(self) -> None:
+        if not self._controllable() or self.config is None:
+            return
+        datasets = [d.name for d in self.config.datasets]
+
+        def added(choice: tuple[str, str] | None) -> None:
+            if choice is None or self.runner is None:
+                return
+            try:
+                self.runner.add(*choice)
+                self._sync_queue()
+                self.notify(f"added {choice[0]} × {choice[1]}")
+            except QueueError as exc:
+                self.notify(str(exc), severity="warning")
+
+        self.push_screen(AddJob(datasets, list(self.config.presets)), added)
+
+    def finished_folders(self) -> list[tuple[str, Path]]:
+        root = Path(self.view.output) if self.view.output else (self.config.output if self.config else Path("."))
+        if self.attach_dir is not None:
+            root = self.attach_dir
+        return [
+            (job_id, root / self.view.jobs[job_id].folder)
+            for job_id in self.view.order
+            if self.view.jobs[job_id].status == "done" and self.view.jobs[job_id].folder
+        ]
+
+    def action_browser(self) -> None:
+        self.push_screen(ModelBrowser(self.finished_folders()))
+
+    def open_gradcam(self, job_id: str | None) -> None:
+        self.notify("Grad-CAM needs a finished model; this version does not export heatmaps yet", severity="warning")
+
+    def action_gradcam(self) -> None:
+        self.open_gradcam(self.query_one(QueueTable).selected_job)
+
+    def action_report(self) -> None:
+        self.notify("the status report is not in this version yet", severity="warning")
+
+    def action_traceback(self) -> None:
+        index = self.query_one(FailureLog).selected_index
+        if index is None:
+            self.notify("no failure to show", severity="information")
+            return
+        failure = self.view.failures[index]
+        title = f"[b]{failure.job_id}[/b] failed at {failure.stage}: {failure.error}\nhint: {failure.hint}"
+        self.push_screen(TracebackScreen(title, failure.traceback))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self.BINDINGS), self.mode))
+
+    async def action_quit(self) -> None:
+        worker_alive = any(w.name == "queue" and w.is_running for w in self.workers)
+        if self.mode == "attach" or self.runner is None or not worker_alive:
+            self._stop_follow.set()
+            self.exit(self.exit_code)
+            return
+        job = self._running_job()
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._stop_queue()
+
+        if job is None:
+            self._stop_queue()
+        else:
+            self.push_screen(ConfirmQuit(job), answer)
+
+    def _stop_queue(self) -> None:
+        assert self.runner is not None
+        self._quitting = True
+        self.runner.control.quit()
+        self.notify("stopping after the current batch, then quitting…", timeout=30)

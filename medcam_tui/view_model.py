@@ -1,0 +1,320 @@
+"""What the screens show, rebuilt from engine events alone.
+
+Live and attached sessions feed the same events through `QueueView.apply`, so both look the same;
+times come from event timestamps, never the wall clock, so a replayed log renders identically.
+`apply` returns which parts changed, so the app touches only those widgets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from medcam_core.events import (
+    BatchProgress,
+    DatasetLoaded,
+    EpochEnded,
+    EpochStarted,
+    Event,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    JobStopped,
+    ModelBuilt,
+    Notice,
+    QueueChanged,
+    QueueFinished,
+    QueuePaused,
+    QueueStarted,
+    StageProgress,
+    StageStarted,
+)
+
+HISTORY_LIMIT = 300
+CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+@dataclass
+class Curve:
+    """A bounded series with its best point; NaN/inf never enter it."""
+
+    name: str
+    values: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    best: float | None = None
+    best_epoch: int | None = None
+
+    def add(self, epoch: int, value: float | None) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        self.values.append(value)
+        lower_is_better = "loss" in self.name
+        if self.best is None or (value < self.best if lower_is_better else value > self.best):
+            self.best, self.best_epoch = value, epoch
+
+    @property
+    def current(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+
+@dataclass
+class JobView:
+    id: str
+    dataset: str
+    preset: str
+    status: str = "queued"
+    epochs: int = 0
+    epoch: int = 0
+    stage: str = ""
+    best_value: float | None = None
+    best_epoch: int | None = None
+    monitor: str = "val_auc"
+    test_accuracy: float | None = None
+    test_auc: float | None = None
+    auc_ci: list[float] | None = None
+    started: float | None = None
+    seconds: float | None = None
+    eta: float | None = None
+    folder: str = ""
+    error: str = ""
+    hint: str = ""
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Failure:
+    job_id: str
+    stage: str
+    error: str
+    hint: str
+    traceback: str
+
+
+@dataclass
+class CurrentJob:
+    job_id: str
+    stage: str = ""
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    images_per_s: float | None = None
+    batch_loss: float | None = None
+    epoch_eta: float | None = None
+    epoch_started: float | None = None
+    learning_rate: float | None = None
+    training_path: str = ""
+    curves: dict[str, Curve] = field(default_factory=lambda: {n: Curve(n) for n in CURVES})
+
+
+class QueueView:
+    """The app's single source of display truth."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.jobs: dict[str, JobView] = {}
+        self.current: CurrentJob | None = None
+        self.failures: list[Failure] = []
+        self.notices: list[Notice] = []
+        self.device = ""
+        self.output = ""
+        self.paused = False
+        self.finished = False
+        self.interrupted = False
+        self.last_time: float | None = None
+
+    # -- derived -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for job in self.jobs.values():
+            out[job.status] = out.get(job.status, 0) + 1
+        return out
+
+    def mean_epoch_seconds(self) -> float | None:
+        samples = [s for job in self.jobs.values() for s in job.epoch_seconds]
+        return sum(samples) / len(samples) if samples else None
+
+    def job_overhead_seconds(self) -> float:
+        """Load, build, evaluate and save time per job: what epochs do not account for.
+
+        From finished jobs when there are any, else what the running job spent outside epochs so far.
+        """
+        spans = [
+            job.seconds - sum(job.epoch_seconds)
+            for job in self.jobs.values()
+            if job.status == "done" and job.seconds is not None and job.epoch_seconds
+        ]
+        if not spans and self.last_time is not None:
+            spans = [
+                self.last_time - job.started - sum(job.epoch_seconds)
+                for job in self.jobs.values()
+                if job.status == "running" and job.started is not None
+            ]
+        return max(0.0, sum(spans) / len(spans)) if spans else 0.0
+
+    def queue_eta(self) -> float | None:
+        """Seconds left if every queued job runs all its epochs: an upper bound under early stopping."""
+        per_epoch = self.mean_epoch_seconds()
+        if per_epoch is None:
+            return None
+        running = sum(j.eta or 0.0 for j in self.jobs.values() if j.status == "running")
+        queued = [j for j in self.jobs.values() if j.status == "queued"]
+        return running + sum(j.epochs * per_epoch + self.job_overhead_seconds() for j in queued)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def load_snapshot(self, jobs: list[dict[str, Any]]) -> None:
+        """Adopt the queue's membership and order (statuses included) from a snapshot."""
+        order = []
+        for raw in jobs:
+            job = self.jobs.get(raw["id"]) or JobView(raw["id"], raw["dataset"], raw["preset"])
+            job.status = raw.get("status", job.status)
+            job.error, job.stage = raw.get("error", ""), raw.get("stage", "")
+            job.folder = raw.get("folder", job.folder)
+            metrics = raw.get("metrics") or {}
+            if metrics:
+                job.test_accuracy, job.test_auc = metrics.get("accuracy"), metrics.get("auroc")
+                job.auc_ci = metrics.get("auroc_ci")
+                job.best_epoch = metrics.get("best_epoch")
+            job.seconds = raw.get("seconds", job.seconds)
+            job.epoch = raw.get("epochs_run") or job.epoch
+            self.jobs[job.id] = job
+            order.append(job.id)
+        for gone in set(self.jobs) - set(order):
+            del self.jobs[gone]
+        self.order = order
+
+    def apply(self, event: Event) -> set[str]:
+        """Update from one event; return the parts that changed: header, order, row:<id>, panel, failures."""
+        self.last_time = event.time
+        handler = getattr(self, f"_on_{event.kind}", None)
+        changed = handler(event) if handler else set()
+        return changed | {"header"}
+
+    def _on_queue_started(self, e: QueueStarted) -> set[str]:
+        self.device, self.output = e.device, e.output
+        self.finished = self.interrupted = False
+        self.load_snapshot(e.jobs)
+        return {"order"}
+
+    def _on_queue_changed(self, e: QueueChanged) -> set[str]:
+        self.load_snapshot(e.jobs)
+        return {"order"}
+
+    def _on_queue_paused(self, e: QueuePaused) -> set[str]:
+        self.paused = e.paused
+        return set()
+
+    def _on_queue_finished(self, e: QueueFinished) -> set[str]:
+        self.finished, self.interrupted = True, e.interrupted
+        self.current = None
+        return {"panel"}
+
+    def _on_notice(self, e: Notice) -> set[str]:
+        self.notices.append(e)
+        return {"notice"}
+
+    def _job(self, job_id: str) -> JobView:
+        if job_id not in self.jobs:
+            dataset, _, preset = job_id.rpartition("_")
+            self.jobs[job_id] = JobView(job_id, dataset, preset)
+            self.order.append(job_id)
+        return self.jobs[job_id]
+
+    def _on_job_started(self, e: JobStarted) -> set[str]:
+        job = self._job(e.job_id)
+        job.status, job.epochs, job.epoch, job.started = "running", e.epochs, 0, e.time
+        job.error = job.hint = ""
+        job.best_value = job.best_epoch = job.test_accuracy = job.test_auc = job.auc_ci = None
+        job.epoch_seconds = []
+        self.current = CurrentJob(e.job_id, epochs=e.epochs)
+        return {f"row:{e.job_id}", "panel"}
+
+    def _on_stage_started(self, e: StageStarted) -> set[str]:
+        self._job(e.job_id).stage = e.stage
+        if self.current and self.current.job_id == e.job_id:
+            self.current.stage = e.stage
+            self.current.batch = self.current.batches = 0
+        return {f"row:{e.job_id}", "panel"}
+
+    def _on_stage_progress(self, e: StageProgress) -> set[str]:
+        if self.current and self.current.job_id == e.job_id:
+            self.current.stage, self.current.batch, self.current.batches = e.stage, e.done, e.total
+        return {"panel"}
+
+    def _on_dataset_loaded(self, e: DatasetLoaded) -> set[str]:
+        return set()
+
+    def _on_model_built(self, e: ModelBuilt) -> set[str]:
+        if self.current and self.current.job_id == e.job_id:
+            self.current.training_path = e.training_path
+        return {"panel"}
+
+    def _on_epoch_started(self, e: EpochStarted) -> set[str]:
+        job = self._job(e.job_id)
+        job.epoch, job.epochs, job.stage = e.epoch, e.epochs, "fit"
+        if self.current and self.current.job_id == e.job_id:
+            c = self.current
+            c.stage, c.epoch, c.epochs, c.batch, c.batches = "fit", e.epoch, e.epochs, 0, e.batches
+            c.epoch_started, c.epoch_eta = e.time, None
+        return {f"row:{e.job_id}", "panel"}
+
+    def _on_batch_progress(self, e: BatchProgress) -> set[str]:
+        c = self.current
+        if not c or c.job_id != e.job_id:
+            return set()
+        c.batch, c.batches, c.images_per_s, c.batch_loss = e.batch, e.batches, e.images_per_s, e.loss
+        job = self.jobs[e.job_id]
+        if c.epoch_started is not None and e.batch:
+            c.epoch_eta = (e.time - c.epoch_started) / e.batch * max(0, e.batches - e.batch)
+        job.eta = self._job_eta(job, c.epoch_eta)
+        return {"panel", f"row:{e.job_id}"}
+
+    def _job_eta(self, job: JobView, epoch_left: float | None) -> float | None:
+        if not job.epoch_seconds:
+            return None
+        mean = sum(job.epoch_seconds) / len(job.epoch_seconds)
+        return (epoch_left or 0.0) + max(0, job.epochs - job.epoch) * mean
+
+    def _on_epoch_ended(self, e: EpochEnded) -> set[str]:
+        job = self._job(e.job_id)
+        job.epoch, job.epochs = e.epoch, e.epochs
+        job.epoch_seconds.append(e.seconds)
+        monitor = "val_auc" if "val_auc" in e.logs else "val_loss"
+        value = e.logs.get(monitor)
+        if value is not None:
+            better = job.best_value is None or (
+                value < job.best_value if monitor == "val_loss" else value > job.best_value
+            )
+            if better:
+                job.best_value, job.best_epoch, job.monitor = value, e.epoch, monitor
+        job.eta = self._job_eta(job, 0.0)
+        if self.current and self.current.job_id == e.job_id:
+            c = self.current
+            c.learning_rate, c.epoch_eta = e.learning_rate, None
+            for name in CURVES:
+                c.curves[name].add(e.epoch, e.logs.get(name))
+        return {f"row:{e.job_id}", "panel"}
+
+    def _on_job_finished(self, e: JobFinished) -> set[str]:
+        job = self._job(e.job_id)
+        job.status, job.stage, job.seconds, job.eta, job.folder = "done", "", e.seconds, None, e.folder
+        job.test_accuracy, job.test_auc = e.metrics.get("accuracy"), e.metrics.get("auroc")
+        job.auc_ci = e.metrics.get("auroc_ci")
+        job.epoch = e.epochs_run
+        return {f"row:{e.job_id}"}
+
+    def _on_job_failed(self, e: JobFailed) -> set[str]:
+        job = self._job(e.job_id)
+        job.status, job.stage, job.seconds, job.eta = "failed", e.stage, e.seconds, None
+        job.error, job.hint = e.error, e.hint
+        self.failures.append(Failure(e.job_id, e.stage, e.error, e.hint, e.traceback))
+        return {f"row:{e.job_id}", "failures"}
+
+    def _on_job_stopped(self, e: JobStopped) -> set[str]:
+        job = self._job(e.job_id)
+        job.status = "queued" if e.status == "interrupted" else e.status
+        job.stage, job.seconds, job.eta, job.error = "", e.seconds, None, e.reason
+        return {f"row:{e.job_id}"}

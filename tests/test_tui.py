@@ -1,0 +1,203 @@
+"""The TUI driven by Pilot against a real tiny queue: live updates, every key, quit, attach."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from medcam_core.eventlog import EventLog
+from medcam_core.events import Notice
+from medcam_core.runner import Runner
+from medcam_tui.app import MedcamApp
+from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.help import HelpScreen
+from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
+from medcam_tui.widgets.failure_log import FailureLog
+from medcam_tui.widgets.queue_table import QueueTable
+from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+SIZE = (140, 40)
+
+
+def make_app(config, paused: bool = False) -> tuple[MedcamApp, EventLog]:
+    app = MedcamApp(config=config, start_paused=paused)
+    log = EventLog(config.output / "events.jsonl")
+    app.runner = Runner(config, [log, app.sink])
+    return app, log
+
+
+async def wait_for(pilot, predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def runner_busy() -> bool:
+    """True while any thread is still executing the queue (Runner.run)."""
+    return any(
+        "medcam_core/runner.py" in frame.f_code.co_filename and frame.f_code.co_name == "run"
+        for top in sys._current_frames().values()
+        for frame in _stack(top)
+    )
+
+
+def _stack(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def cell(app: MedcamApp, job_id: str, column: str) -> str:
+    return str(app.query_one(QueueTable).get_cell(job_id, column))
+
+
+async def test_live_queue_failure_log_browser_and_help(synthetic_root: Path, tmp_path: Path) -> None:
+    config = tiny_queue(
+        (dataset_spec(synthetic_root, "pneumonia"), dataset_spec(tmp_path, "missing")),
+        tmp_path / "out",
+        {"standard": tiny_preset(run_eagerly=True)},
+    )
+    app, log = make_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(QueueTable)
+        assert [k.value for k in table.rows] == ["pneumonia_standard", "missing_standard"]
+        seen_running = []
+        await wait_for(
+            pilot, lambda: seen_running.append(cell(app, "pneumonia_standard", "status")) or app.view.finished
+        )
+        assert "done" == cell(app, "pneumonia_standard", "status")
+        assert "failed" == cell(app, "missing_standard", "status")
+        assert any(s not in ("queued", "done") for s in seen_running)  # it showed the job's stages live
+        assert cell(app, "pneumonia_standard", "test AUC").startswith("0.") or "1.000" in cell(
+            app, "pneumonia_standard", "test AUC"
+        )
+        assert table.row_count == 2
+        assert app.query_one(FailureLog).row_count == 1
+
+        app.query_one(FailureLog).focus()
+        await pilot.press("t")
+        assert isinstance(app.screen, TracebackScreen)
+        assert "Traceback" in app.screen.traceback and "not found" in app.screen.title_text
+        await pilot.press("escape")
+
+        await pilot.press("b")
+        assert isinstance(app.screen, ModelBrowser)
+        await pilot.pause()
+        assert app.screen.query_one("#models").row_count == 1
+        assert "confusion matrix" in str(app.screen.query_one("#model-info").render())
+        await pilot.press("escape")
+
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("q")
+    log.close()
+    assert app.return_code == 0
+    assert not runner_busy()
+
+
+async def test_keyboard_steers_the_queue_and_quit_stops_cleanly(synthetic_root: Path, tmp_path: Path) -> None:
+    presets = {"standard": tiny_preset(run_eagerly=True, epochs=50), "intensive": tiny_preset("intensive")}
+    config = tiny_queue(
+        (dataset_spec(synthetic_root, "pneumonia"), dataset_spec(synthetic_root, "cardiomegaly")), tmp_path, presets
+    )
+    app, log = make_app(config, paused=True)
+    queue = app.runner.queue
+    order = lambda: [e["id"] for e in queue.snapshot()]  # noqa: E731
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.mode == "idle" and not runner_busy()
+        await pilot.press("down", "down")  # cardiomegaly_standard
+        await pilot.press("K")
+        assert order()[1] == "cardiomegaly_standard"
+        assert app.query_one(QueueTable).selected_job == "cardiomegaly_standard"
+        await pilot.press("J")
+        assert order()[2] == "cardiomegaly_standard"
+        await pilot.press("x")
+        assert "cardiomegaly_standard" not in order()
+        assert app.query_one(QueueTable).row_count == 3
+        await pilot.press("a")
+        assert isinstance(app.screen, AddJob)
+        app.screen.query_one("#dataset").value = "cardiomegaly"
+        app.screen.query_one("#preset").value = "standard"
+        await pilot.click("#add")
+        await pilot.pause()
+        assert order()[-1] == "cardiomegaly_standard"
+        assert app.query_one(QueueTable).row_count == 4
+
+        await pilot.press("p")  # start the --paused queue
+        await wait_for(pilot, lambda: app.view.current is not None and app.view.current.stage == "fit")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: queue.get("pneumonia_standard").status == "skipped")
+        assert cell(app, "pneumonia_standard", "status") == "skipped"
+        await pilot.press("ctrl+home", "r")
+        assert queue.get("pneumonia_standard").status == "queued"
+
+        await pilot.press("p")
+        assert app.runner.control.paused
+        await pilot.press("p")
+        assert not app.runner.control.paused
+
+        await wait_for(pilot, lambda: app.view.current is not None and app.view.current.stage == "fit")
+        running = app.view.current.job_id
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=60)
+    log.close()
+    assert not runner_busy()
+    status = {e["id"]: e["status"] for e in queue.snapshot()}
+    assert status[running] == "queued"  # interrupted, so the next start continues it
+    assert "running" not in status.values()
+
+
+async def test_attach_follows_another_process_read_only(synthetic_root: Path, tmp_path: Path) -> None:
+    config = tiny_queue((dataset_spec(tmp_path, "missing"),), tmp_path / "out")
+    log = EventLog(config.output / "events.jsonl")
+    Runner(config, [log]).run()
+    app = MedcamApp(attach=config.output)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.view.finished)
+        assert cell(app, "missing_standard", "status") == "failed"
+        log(Notice("info", "a line written after the app attached"))
+        await wait_for(pilot, lambda: any("after the app" in n.message for n in app.view.notices))
+        await pilot.press("p")
+        assert app.runner is None and app.mode == "attach"
+        await pilot.press("q")
+    log.close()
+
+
+async def test_every_binding_has_id_tooltip_and_a_palette_command(tmp_path: Path) -> None:
+    for binding in MedcamApp.BINDINGS:
+        assert binding.id and binding.tooltip, binding
+    app = MedcamApp(attach=tmp_path)
+    async with app.run_test(size=SIZE):
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+    for binding in MedcamApp.BINDINGS:
+        assert commands[binding.description] == binding.tooltip
+
+
+def test_first_paint_does_not_import_tensorflow() -> None:
+    import subprocess
+
+    probe = (
+        "import sys, asyncio\n"
+        "from medcam_tui.app import MedcamApp\n"
+        "from medcam_core.demo import demo_config\n"
+        "from pathlib import Path\n"
+        "import tempfile\n"
+        "out = Path(tempfile.mkdtemp())\n"
+        "app = MedcamApp(config=demo_config(out, per_class=4, image_size=32), start_paused=True)\n"
+        "from medcam_core.runner import Runner\n"
+        "app.runner = Runner(app.config, [app.sink])\n"
+        "async def main():\n"
+        "    async with app.run_test() as pilot:\n"
+        "        await pilot.pause()\n"
+        "        print('rows', app.query_one('#queue').row_count)\n"
+        "asyncio.run(main())\n"
+        "print('TF' if 'tensorflow' in sys.modules else 'NO_TF')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "rows 10" in proc.stdout and proc.stdout.strip().endswith("NO_TF")
