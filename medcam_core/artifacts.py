@@ -25,13 +25,25 @@ from medcam_core.serialize import write_atomic
 PARTIAL_DIR = ".partial"
 
 
-def work_dir(output: Path, folder: str) -> Path:
-    """A clean hidden folder for a job in progress; nothing outside it is touched until commit."""
+JOB_MARKER = "job.json"
+
+
+def work_dir(output: Path, folder: str, job_spec: str) -> tuple[Path, bool]:
+    """The hidden folder of a job in progress, and whether it is resumed.
+
+    An interrupted job's folder is kept when it was made for the same job spec (its training backup
+    lets fit continue from the last completed epoch); anything else there is wiped. Nothing outside
+    this folder is touched until commit.
+    """
     path = output / PARTIAL_DIR / folder
+    marker = path / JOB_MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8") == job_spec:
+        return path, True
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    return path
+    write_atomic(marker, job_spec)
+    return path, False
 
 
 def commit(output: Path, work: Path, folder: str) -> Path:

@@ -44,6 +44,7 @@ class Preset:
     dropout: float = 0.5
     dense_units: int = 256
     bn_momentum: float = 0.99
+    precise_bn: bool = True
     seed: int = 42
     cache_features: bool = True
     run_eagerly: bool = False
@@ -164,6 +165,7 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "bn_momentum": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (Keras' default is 0.99)"),
     "seed": (_is_int, "an integer"),
     "cache_features": (lambda v: isinstance(v, bool), "true or false"),
+    "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
 }
 

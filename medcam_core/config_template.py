@@ -26,6 +26,7 @@ dense_units = 256
 bn_momentum = 0.99            # momentum of the trainable BatchNorm statistics; 0.9 adapts faster on small data
 seed = 42
 cache_features = true         # run the frozen layers once per dataset instead of every epoch
+precise_bn = true             # after training, set trainable BatchNorm statistics to exact training-set averages
 
 [presets.intensive]
 epochs = 15

@@ -41,7 +41,6 @@ class Discovered:
     samples: list[Sample]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
-    official_splits: list[str] = field(default_factory=list)
 
 
 def _split_folders(root: Path) -> dict[str, Path]:
@@ -101,7 +100,7 @@ def discover(spec: DatasetSpec, seed: int) -> Discovered:
     missing = [c for c in (*spec.positive, *spec.negative) if c not in classes]
     if missing:
         raise DataError(f"class folder(s) {missing} not found in {root}; found: {sorted(classes) or 'none'}")
-    return Discovered(samples, skipped, sorted(classes), sorted(splits))
+    return Discovered(samples, skipped, sorted(classes))
 
 
 def _patient(path: Path, patient_re: re.Pattern[str] | None) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.config import Job, QueueConfig
+from medcam_core.results import summarize
 from medcam_core.serialize import write_json_atomic
 
 PROGRESS_FILE = "densenet121_training_progress.json"
@@ -67,6 +68,8 @@ class JobQueue:
         """Continue a queue from its progress file: finished stays finished, running re-queues."""
         fresh = cls.from_config(config)
         if not progress_path.is_file():
+            for entry in fresh._entries:
+                _recover_committed(entry, progress_path.parent)
             return fresh
         try:
             saved = json.loads(progress_path.read_text(encoding="utf-8"))["jobs"]
@@ -85,6 +88,8 @@ class JobQueue:
             entries.append(entry)
         seen = {e.id for e in entries}
         entries += [e for e in fresh._entries if e.id not in seen]
+        for entry in entries:
+            _recover_committed(entry, progress_path.parent)
         return cls(entries)
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
@@ -164,6 +169,23 @@ class JobQueue:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {s: sum(e.status == s for e in self._entries) for s in STATUSES}
+
+
+def _recover_committed(entry: JobEntry, output: Path) -> None:
+    """A queued job whose folder was committed (renamed into place whole) finished: never train it twice.
+
+    This covers a kill between the folder's rename and the progress file's update.
+    """
+    metrics_file = output / entry.folder / "results" / "metrics.json"
+    if entry.status != QUEUED or not metrics_file.is_file():
+        return
+    try:
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        entry.metrics = summarize(metrics)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    entry.status, entry.stage, entry.error = DONE, "", ""
+    entry.epochs_run = metrics.get("training", {}).get("epochs_run", entry.epochs_run)
 
 
 def _entry(job: Job) -> JobEntry:

@@ -45,3 +45,14 @@ def load_job_results(folder: Path) -> JobResults:
         config=_read(folder / "configs" / "job_config.json", problems),
         problems=problems,
     )
+
+
+def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a queue table shows; the rest stays in metrics.json."""
+    test = metrics["test"]
+    keys = ("accuracy", "precision", "recall", "specificity", "auroc")
+    out: dict[str, Any] = {k: test.get(k) for k in keys}
+    out["auroc_ci"] = test.get("ci", {}).get("auroc")
+    out["threshold"] = metrics["threshold"]["value"]
+    out["best_epoch"] = metrics["training"]["best_epoch"]
+    return out

@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medcam_core import __version__
 from medcam_core.artifacts import PARTIAL_DIR, commit, model_readme, work_dir, write_curves, write_predictions
 from medcam_core.config import Job, QueueConfig
@@ -50,7 +52,8 @@ from medcam_core.queue_state import (
     JobQueue,
     save_progress,
 )
-from medcam_core.serialize import write_json_atomic
+from medcam_core.results import summarize
+from medcam_core.serialize import dumps, write_json_atomic
 
 log = logging.getLogger("medcam")
 Sink = Callable[[Event], None]
@@ -227,11 +230,16 @@ class Runner:
             stage = self._stage(job, "build")
             built, split = self._build(job)
             stage = self._stage(job, "fit")
-            work = work_dir(self.output, job.folder_name)
+            spec = dumps({"dataset": asdict(job.dataset), "preset": asdict(job.preset)})
+            work, resumed = work_dir(self.output, job.folder_name, spec)
+            if resumed:
+                self.emit(Notice("info", f"resuming {job.id} from its last completed epoch", job.id))
             features = self._feature_cache(job, data, split) if split else None
             from medcam_core.training import fit
 
-            result = fit(job.id, job.preset, built.model, data, features, split, work, self.emit, self.control)
+            result = fit(
+                job.id, job.preset, built.model, data, features, split, work, self.emit, self.control, self._throttle
+            )
             if result.stopped:
                 raise JobStop(*result.stopped)
             stage = self._stage(job, "evaluate")
@@ -251,12 +259,14 @@ class Runner:
                 "patients": data.patients(),
                 "skipped": len(data.skipped),
             }
+            stage = self._stage(job, "explain")
+            metrics["gradcam"] = self._explain(job, built.model, predictions, metrics["threshold"]["value"], work)
             stage = self._stage(job, "save")
             self._save(job, built.model, work, metrics, predictions, result.history, data)
             folder = commit(self.output, work, job.folder_name)
             self._discard(None)
             seconds = time.perf_counter() - t0
-            summary = _summary(metrics)
+            summary = summarize(metrics)
             self.queue.update(
                 job.id,
                 status=DONE,
@@ -425,6 +435,48 @@ class Runner:
         ]
         return metrics, rows
 
+    def _explain(self, job: Job, model: Any, predictions: list, threshold: float, work: Path) -> dict[str, Any]:
+        """Localisation figures on test positives with masks, and example panels for the report."""
+        from medcam_core.explain import (
+            PLAN_LAYER,
+            Item,
+            explain,
+            export,
+            localisation,
+            pick_examples,
+            randomisation_check,
+        )
+        from medcam_core.gradcam import GradCAM, feature_layers
+
+        size = job.preset.image_size
+        test = [p for p in predictions if p["split"] == "test" and Path(p["path"]).is_file()]  # files can vanish
+        positives = [Item(Path(p["path"]), 1) for p in test if p["label"] == 1]
+        usable = feature_layers(model)
+        default = usable[-1]
+        layers = [default] + ([PLAN_LAYER] if PLAN_LAYER in usable else [])
+        out: dict[str, Any] = {"default_layer": default, "target": "positive", "layers": {}}
+        traced = not job.preset.run_eagerly
+        cams = {layer: GradCAM(model, layer, traced=traced) for layer in layers}
+        default_results = []
+        for layer, cam in cams.items():
+            results = explain(cam, positives, size, target="positive")
+            if layer == default:
+                default_results = results
+            figures = localisation(results)
+            if figures["n"]:
+                out["layers"][layer] = figures
+        if out["layers"]:
+            out["note"] = "lesion masks of the synthetic data; chance level of the pointing game = mask_area_share"
+            sample = default_results[:8]
+            out["randomised_weights_rank_correlation"] = randomisation_check(
+                model, default, [r.item for r in sample], size, np.stack([r.cam for r in sample]), traced
+            )
+        examples = pick_examples(test, threshold)
+        for result in explain(cams[default], examples, size, target="predicted", threshold=threshold):
+            export(result, work / "gradcam", default, threshold)
+        out["examples"] = len(examples)
+        return out
+
     def _save(
         self,
         job: Job,
@@ -471,14 +523,3 @@ class Runner:
         partial = self.output / PARTIAL_DIR
         if partial.is_dir() and not any(partial.iterdir()):
             partial.rmdir()
-
-
-def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers a queue table shows; the rest stays in metrics.json."""
-    test = metrics["test"]
-    keys = ("accuracy", "precision", "recall", "specificity", "auroc")
-    out: dict[str, Any] = {k: test.get(k) for k in keys}
-    out["auroc_ci"] = test.get("ci", {}).get("auroc")
-    out["threshold"] = metrics["threshold"]["value"]
-    out["best_epoch"] = metrics["training"]["best_epoch"]
-    return out

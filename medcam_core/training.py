@@ -25,6 +25,7 @@ from medcam_core.model import FrozenSplit, compile_model
 from medcam_core.pipeline import image_batches, tensor_batches
 
 CHECKPOINT_FILE = "best_checkpoint.weights.h5"
+BACKUP_DIR = ".backup"
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,6 +92,7 @@ def fit(
     work_dir: Path,
     emit: Callable[[Event], None],
     control: QueueControl,
+    throttle_s: float = 0.1,
 ) -> FitResult:
     """Train with early stopping (best weights restored), LR schedule, checkpoint, CSV log, events."""
     train, val = data.splits["train"], data.splits["val"]
@@ -106,11 +108,12 @@ def fit(
     (work_dir / "models").mkdir(parents=True, exist_ok=True)
     (work_dir / "results").mkdir(parents=True, exist_ok=True)
     mode = "min" if preset.monitor == "val_loss" else "max"
-    events = EventCallback(job_id, emit, control, preset.batch_size)
+    events = EventCallback(job_id, emit, control, preset.batch_size, throttle_s)
     stopper = keras.callbacks.EarlyStopping(
         monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
     )
     callbacks = [
+        keras.callbacks.BackupAndRestore(str(work_dir / BACKUP_DIR)),
         keras.callbacks.TerminateOnNaN(),
         stopper,
         keras.callbacks.ReduceLROnPlateau(
@@ -128,7 +131,7 @@ def fit(
             save_best_only=True,
             save_weights_only=True,
         ),
-        keras.callbacks.CSVLogger(str(work_dir / "results" / "history.csv")),
+        keras.callbacks.CSVLogger(str(work_dir / "results" / "history.csv"), append=True),
         events,
     ]
     history = fit_model.fit(
@@ -140,12 +143,40 @@ def fit(
         shuffle=False,  # the tf.data pipeline shuffles the training split itself
         verbose=0,
     )
-    logs = {k: [_clean(v) for v in vals] for k, vals in history.history.items()}
-    losses = history.history.get("loss", [])
+    logs = read_history(work_dir / "results" / "history.csv") or {
+        k: [_clean(v) for v in vals] for k, vals in history.history.items()
+    }
+    losses = [v if v is not None else float("nan") for v in logs.get("loss", [])]
     if events.stopped is None and any(not math.isfinite(float(v)) for v in losses):
         raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")
     best = _best_epoch(logs.get(preset.monitor, []), mode)
+    if preset.precise_bn and events.stopped is None:
+        inputs = train_ds.map(lambda x, y: x)
+        recalibrate_batchnorm(fit_model, inputs)
     return FitResult(logs, best, len(losses), events.stopped)
+
+
+def recalibrate_batchnorm(model: keras.Model, inputs: tf.data.Dataset) -> int:
+    """Set every trainable BatchNorm's moving statistics to exact averages over `inputs` ("precise BN").
+
+    During training those layers normalise with batch statistics while their moving averages lag
+    behind the changing weights; evaluated with lagging averages a model can rank well yet output
+    nearly flat probabilities. One pass with momentum (k−1)/k at batch k makes the moving value the
+    plain mean of the batch statistics (Wu & Johnson, "Rethinking Batch in BatchNorm", 2021).
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for k, batch in enumerate(inputs, start=1):
+            for layer in layers:
+                layer.momentum = (k - 1) / k
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+    return len(layers)
 
 
 def predict(
@@ -162,6 +193,18 @@ def predict(
         return split.head.predict(ds, verbose=0).reshape(-1)
     ds = image_batches(data.splits[name].images, None, batch_size, False, 0)
     return model.predict(ds, verbose=0).reshape(-1)
+
+
+def read_history(path: Path) -> dict[str, list[float | None]]:
+    """Per-epoch logs from the CSV log, which (unlike Keras' History) spans a resumed fit."""
+    import csv
+
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    keys = [k for k in (rows[0].keys() if rows else []) if k not in ("epoch", "learning_rate")]
+    return {k: [_clean(row[k]) if row[k] not in ("", None) else None for row in rows] for k in keys}
 
 
 def _clean(v: Any) -> float | None:

@@ -25,12 +25,14 @@ from textual.worker import Worker, WorkerState
 from medcam_core.config import QueueConfig
 from medcam_core.errors import MedcamError
 from medcam_core.eventlog import EVENT_LOG, follow
-from medcam_core.queue_state import QueueError
+from medcam_core.queue_state import PROGRESS_FILE, QueueError
 from medcam_core.runner import Runner
 from medcam_tui.messages import EngineEvent
 from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
+from medcam_tui.screens.report import ReportScreen
 from medcam_tui.view_model import QueueView
 from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.job_panel import JobPanel
@@ -39,7 +41,6 @@ from medcam_tui.widgets.status_bar import StatusBar
 
 log = logging.getLogger("medcam")
 WORKER_NICE = 5
-CONTROL_ACTIONS = {"toggle_pause", "skip", "cancel", "retry", "move", "remove", "add"}
 
 
 class MedcamApp(App[int]):
@@ -322,9 +323,7 @@ class MedcamApp(App[int]):
         self.push_screen(AddJob(datasets, list(self.config.presets)), added)
 
     def finished_folders(self) -> list[tuple[str, Path]]:
-        root = Path(self.view.output) if self.view.output else (self.config.output if self.config else Path("."))
-        if self.attach_dir is not None:
-            root = self.attach_dir
+        root = self.output_root()
         return [
             (job_id, root / self.view.jobs[job_id].folder)
             for job_id in self.view.order
@@ -335,13 +334,25 @@ class MedcamApp(App[int]):
         self.push_screen(ModelBrowser(self.finished_folders()))
 
     def open_gradcam(self, job_id: str | None) -> None:
-        self.notify("Grad-CAM needs a finished model; this version does not export heatmaps yet", severity="warning")
+        folders = dict(self.finished_folders())
+        if job_id not in folders:
+            self.notify("select a finished (done) model for Grad-CAM", severity="warning")
+            return
+        self.push_screen(GradCAMScreen(folders[job_id]))
 
     def action_gradcam(self) -> None:
         self.open_gradcam(self.query_one(QueueTable).selected_job)
 
+    def output_root(self) -> Path:
+        if self.attach_dir is not None:
+            return self.attach_dir
+        return Path(self.view.output) if self.view.output else (self.config.output if self.config else Path("."))
+
     def action_report(self) -> None:
-        self.notify("the status report is not in this version yet", severity="warning")
+        if not (self.output_root() / PROGRESS_FILE).is_file():
+            self.notify("nothing to report yet: no job has started", severity="warning")
+            return
+        self.push_screen(ReportScreen(self.output_root()))
 
     def action_traceback(self) -> None:
         index = self.query_one(FailureLog).selected_index

@@ -49,6 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no UI: progress on the console, for servers and CI")
     _queue_options(run, sub=True)
 
+    report = sub.add_parser(
+        "report",
+        help="write STATUS_REPORT.md and results.csv from the results on disk",
+        description="Write the Markdown status report (and results.csv) from the files in the output root. "
+        "Works while a queue runs, after it finished, or after it died.",
+    )
+    report.add_argument("--output", type=Path, dest="report_output", help="output root (default: as for run)")
+    report.add_argument("--to", type=Path, help="report file (default: OUTPUT/STATUS_REPORT.md)")
+
+    gradcam = sub.add_parser(
+        "gradcam",
+        help="export Grad-CAM heatmaps of a finished model as PNG",
+        description="Grad-CAM of a finished model: overlay, heatmap and captioned panel PNGs at each image's "
+        "original resolution, and the raw map (.npy). With no images, a few true/false positives/negatives "
+        "of the model's own test split.",
+    )
+    gradcam.add_argument("model_dir", type=Path, help="a densenet121_<dataset>_<preset>_models folder")
+    gradcam.add_argument("images", nargs="*", type=Path, help="images to explain (default: test-split examples)")
+    gradcam.add_argument("--layer", help="4-D layer to explain (default: the last one, relu)")
+    gradcam.add_argument(
+        "--target",
+        choices=("predicted", "positive", "negative"),
+        default="predicted",
+        help="class the map explains (default: the predicted class at the model's threshold)",
+    )
+    gradcam.add_argument("--out", type=Path, help="output folder (default: MODEL_DIR/gradcam)")
+
     init = sub.add_parser("init", help="write a commented medcam.toml for the plan's 5 × 2 queue")
     init.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_CONFIG), help="where to write it")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -61,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         from medcam_tui.commands import init_command
 
         return init_command(args.path, args.force)
+    if args.command == "gradcam":
+        from medcam_tui.commands import gradcam_command
+
+        return gradcam_command(args.model_dir, args.images, args.layer, args.target, args.out)
+    if args.command == "report":
+        from medcam_tui.commands import report_command
+
+        return report_command(args.report_output or args.output, args.config, args.to)
     if args.command == "run" and args.headless:
         from medcam_tui.commands import run_headless
 

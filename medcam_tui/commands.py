@@ -47,12 +47,18 @@ def init_command(path: Path, force: bool) -> int:
     return EXIT_OK
 
 
-def setup_logging(output: Path) -> Path:
+def setup_logging(output: Path, name: str = LOG_FILE) -> Path:
     """Everything diagnostic (tracebacks, warnings, TensorFlow's native lines) goes to one file."""
+    import tempfile
+
     from medcam_tui.native_stderr import route_native_stderr
 
-    output.mkdir(parents=True, exist_ok=True)
-    log_path = output / LOG_FILE
+    log_path = output / name
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        log_path.open("a").close()
+    except OSError:  # a read-only output folder (attached to someone else's run)
+        log_path = Path(tempfile.gettempdir()) / name
     route_native_stderr(log_path)
     handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -169,8 +175,75 @@ def attach_tui(folder: Path) -> int:
     if not (folder / EVENT_LOG).is_file():
         error(f"no {EVENT_LOG} in {folder}; start a queue there first: medcam-tui run --headless --output {folder}")
         return EXIT_CONFIG
+    setup_logging(folder, "medcam-attach.log")
     from medcam_tui.app import MedcamApp
 
     app = MedcamApp(attach=folder)
     app.run()
+    return EXIT_OK
+
+
+def output_root(output: Path | None, config_path: Path | None) -> Path:
+    """Where results live without generating anything: --output, the config's output, or ./new."""
+    if output is not None:
+        return output
+    if config_path is None and Path(DEFAULT_CONFIG).is_file():
+        config_path = Path(DEFAULT_CONFIG)
+    return load_config(config_path).output if config_path is not None else Path("new")
+
+
+def report_command(output: Path | None, config_path: Path | None, to: Path | None) -> int:
+    from medcam_core.queue_state import PROGRESS_FILE
+    from medcam_core.report import write_report
+
+    try:
+        root = output_root(output, config_path)
+    except ConfigError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    if not (root / PROGRESS_FILE).is_file():
+        error(f"no {PROGRESS_FILE} in {root}: nothing has run there yet (use --output DIR)")
+        return EXIT_CONFIG
+    report, table = write_report(root, to)
+    print(f"wrote {report} and {table}")
+    return EXIT_OK
+
+
+def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, target: str, out: Path | None) -> int:
+    """Export heatmaps for chosen images, or for examples of the model's own test split."""
+    import csv
+    import json
+
+    model_file = model_dir / "models" / "model.keras"
+    if not model_file.is_file():
+        error(f"{model_file} not found: MODEL_DIR must be a finished densenet121_<dataset>_<preset>_models folder")
+        return EXIT_CONFIG
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        error(f"image(s) not found: {', '.join(missing)}")
+        return EXIT_CONFIG
+    setup_logging(model_dir.resolve().parent)
+    import keras
+
+    from medcam_core.explain import Item, explain, export, pick_examples
+    from medcam_core.gradcam import GradCAM, GradCAMError
+
+    config = json.loads((model_dir / "configs" / "job_config.json").read_text(encoding="utf-8"))
+    threshold = json.loads((model_dir / "results" / "metrics.json").read_text(encoding="utf-8"))["threshold"]["value"]
+    if images:
+        items = [Item(p) for p in images]
+    else:
+        with open(model_dir / "results" / "predictions.csv", encoding="utf-8") as fh:
+            items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
+    model = keras.saving.load_model(model_file, safe_mode=True)
+    try:
+        cam = GradCAM(model, layer)
+    except GradCAMError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    target_dir = out or model_dir / "gradcam"
+    for result in explain(cam, items, config["preset"]["image_size"], target, threshold):
+        files = export(result, target_dir, cam.layer, threshold)
+        print(f"{result.item.path.name}: P(positive) {result.probability:.3f} → {files['panel']}")
+    print(f"{len(items)} image(s) explained with layer {cam.layer} into {target_dir}")
     return EXIT_OK

@@ -174,3 +174,20 @@ def test_weights_resolution_is_offline_safe(tmp_path: Path, monkeypatch: pytest.
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x")
     assert resolve_weights("imagenet") == str(cached)
+
+
+def test_precise_bn_sets_moving_statistics_to_training_set_averages() -> None:
+    from medcam_core.training import recalibrate_batchnorm
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99, name="bn")(inputs))
+    frozen = keras.Model(inputs, keras.layers.BatchNormalization(name="frozen_bn", trainable=False)(inputs))
+    data = np.random.default_rng(0).normal(loc=[5.0, -2.0, 0.5], scale=[2.0, 1.0, 3.0], size=(64, 3)).astype("float32")
+    batches = tensor_batches(data, None, 16, False, 0)
+    assert recalibrate_batchnorm(model, batches) == 1
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), data.mean(axis=0), rtol=1e-5)
+    per_batch_var = np.mean([data[i : i + 16].var(axis=0) for i in range(0, 64, 16)], axis=0)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), per_batch_var, rtol=1e-4)
+    assert bn.momentum == 0.99
+    assert recalibrate_batchnorm(frozen, batches) == 0  # frozen BatchNorm keeps its statistics

@@ -211,3 +211,92 @@ positive = ["x"]
     assert (out / "densenet121_pneumonia_quick_models" / "results" / "metrics.json").is_file()
     assert "Traceback" in (out / "medcam.log").read_text()
     assert (out / "events.jsonl").is_file() and not (out / ".medcam.lock").exists()
+
+
+def test_metrics_and_intervals_recompute_from_saved_predictions(finished) -> None:
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+    from medcam_core.evaluate import bootstrap_ci
+
+    config, _, out = finished
+    folder = out / "densenet121_pneumonia_standard_models" / "results"
+    saved = json.loads((folder / "metrics.json").read_text())
+    with open(folder / "predictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    val = [r for r in rows if r["split"] == "val"]
+    test = [r for r in rows if r["split"] == "test"]
+    yv, pv = np.array([int(r["label"]) for r in val]), np.array([float(r["probability"]) for r in val])
+    yt, pt = np.array([int(r["label"]) for r in test]), np.array([float(r["probability"]) for r in test])
+
+    fpr, tpr, thr = roc_curve(yv, pv)
+    threshold = float(np.clip(thr, 0, 1)[np.argmax(tpr - fpr)])
+    assert threshold == pytest.approx(saved["threshold"]["value"], abs=1e-7)
+    tn, fp, fn, tp = confusion_matrix(yt, pt >= threshold, labels=[0, 1]).ravel()
+    assert saved["test"]["confusion_matrix"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    assert saved["test"]["sensitivity"] == pytest.approx(tp / (tp + fn))
+    assert saved["test"]["specificity"] == pytest.approx(tn / (tn + fp))
+    assert saved["test"]["auroc"] == pytest.approx(roc_auc_score(yt, pt), abs=1e-6)
+
+    ci = bootstrap_ci(
+        yt,
+        pt,
+        threshold,
+        [r["patient"] for r in test],
+        config.evaluation.bootstrap,
+        config.evaluation.confidence,
+        seed=saved["bootstrap"]["seed"],
+    )
+    for key in ("auroc", "sensitivity", "specificity", "accuracy"):
+        assert saved["test"]["ci"][key] == pytest.approx(ci[key], abs=1e-6), key
+        low, high = saved["test"]["ci"][key]
+        assert low <= saved["test"][key] + 1e-9 and saved["test"][key] <= high + 1e-9 or key == "auroc"
+
+
+def test_report_of_a_real_run_quotes_the_metrics_files(finished) -> None:
+    from medcam_core.report import build_report
+
+    _, _, out = finished
+    test = json.loads((out / "densenet121_pneumonia_standard_models/results/metrics.json").read_text())["test"]
+    report = build_report(out)
+    low, high = test["ci"]["auroc"]
+    assert f"{test['auroc']:.3f} (95 % CI {low:.3f}–{high:.3f})" in report
+    assert "dataset folder not found" in report and "0 negative image" in report
+    assert "TRAINING COMPLETED WITH FAILURES" in report
+
+
+def test_gradcam_cli_on_a_finished_model(finished) -> None:
+    _, _, out = finished
+    folder = out / "densenet121_pneumonia_standard_models"
+    metrics = json.loads((folder / "results" / "metrics.json").read_text())
+    assert set(metrics["gradcam"]["layers"]) == {"relu", "conv5_block16_2_conv"}
+    assert metrics["gradcam"]["examples"] == len(list((folder / "gradcam").glob("*_panel.png")))
+    target = out / "cams"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medcam_tui.cli",
+            "gradcam",
+            str(folder),
+            "--layer",
+            "conv5_block16_2_conv",
+            "--target",
+            "positive",
+            "--out",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "layer conv5_block16_2_conv" in proc.stdout
+    assert len(list(target.glob("*_overlay.png"))) == metrics["gradcam"]["examples"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "medcam_tui.cli", "gradcam", str(folder), "--layer", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "usable layers" in bad.stderr and "Traceback" not in bad.stderr

@@ -11,6 +11,7 @@ from medcam_core.events import Notice
 from medcam_core.runner import Runner
 from medcam_tui.app import MedcamApp
 from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
 from medcam_tui.widgets.failure_log import FailureLog
@@ -87,7 +88,15 @@ async def test_live_queue_failure_log_browser_and_help(synthetic_root: Path, tmp
         await pilot.pause()
         assert app.screen.query_one("#models").row_count == 1
         assert "confusion matrix" in str(app.screen.query_one("#model-info").render())
-        await pilot.press("escape")
+        await pilot.press("g")
+        assert isinstance(app.screen, GradCAMScreen)
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.current is not None, timeout=120)
+        assert "P(positive)" in str(screen.query_one("#gradcam-caption").render())
+        await pilot.press("x")
+        await wait_for(pilot, lambda: screen.exported, timeout=60)
+        assert screen.exported[0].is_file() and screen.exported[0].parent.name == "gradcam"
+        await pilot.press("escape", "escape")
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)

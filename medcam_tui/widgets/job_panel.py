@@ -15,6 +15,7 @@ STAGE_LABELS = {
     "features": "computing frozen features (once per dataset)",
     "fit": "training",
     "evaluate": "evaluating on the test split",
+    "explain": "Grad-CAM: localisation figures and example heatmaps",
     "save": "saving models and results",
 }
 

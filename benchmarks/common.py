@@ -1,0 +1,58 @@
+"""Shared helpers: medians, a result record, a stopwatch for subprocesses."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    """One benchmark's outcome: `ratio` compared against `goal` in the direction `better`."""
+
+    name: str
+    ratio: float
+    goal: float
+    better: str  # "higher" or "lower"
+    unit: str = "×"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def meets(self) -> bool:
+        return self.ratio >= self.goal if self.better == "higher" else self.ratio <= self.goal
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("name")
+        body["meets_goal"] = self.meets
+        return body
+
+    def line(self) -> str:
+        sign = "≥" if self.better == "higher" else "≤"
+        verdict = "meets" if self.meets else "MISSES"
+        extras = ", ".join(f"{k} {v}" for k, v in self.details.items() if not isinstance(v, (list, dict)))
+        return f"{self.name:<28} ratio {self.ratio:8.3f}{self.unit}  goal {sign} {self.goal:g}  {verdict}  ({extras})"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def time_python(code: str, repeats: int) -> list[float]:
+    """Wall time of `python -c code` in fresh interpreters."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times

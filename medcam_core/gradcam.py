@@ -1,0 +1,117 @@
+"""Grad-CAM for any flat Keras functional binary classifier: one traced function over batches.
+
+The gradient is taken of the **logit**, not the sigmoid output (which saturates to zero gradient on
+confident images). The gradient of −logit is the negation of the gradient of the logit, so one pass
+yields the signed map Σ_k w_k·A_k: its positive part explains the positive class, its negative part
+the negative class, and "predicted" picks per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from medcam_core.errors import MedcamError
+
+TARGETS = ("predicted", "positive", "negative")
+EPS = 1e-8
+
+
+class GradCAMError(MedcamError):
+    """A layer or target that Grad-CAM cannot use; the message lists what can be used."""
+
+
+def feature_layers(model: keras.Model) -> list[str]:
+    """Names of layers with a 4-D output (batch, height, width, channels), in graph order."""
+    out = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = getattr(shape, "shape", None)
+        if shape is not None and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
+            out.append(layer.name)
+    return out
+
+
+@dataclass
+class CamBatch:
+    maps: np.ndarray  # (N, h, w) in [0, 1]
+    probabilities: np.ndarray  # (N,)
+    targets: np.ndarray  # (N,) +1 explains the positive class, −1 the negative
+
+
+class GradCAM:
+    """`GradCAM(model, layer=None)(images, target="predicted", threshold=0.5)` → normalised maps."""
+
+    def __init__(self, model: keras.Model, layer: str | None = None, batch_size: int = 16, traced: bool = True) -> None:
+        usable = feature_layers(model)
+        if not usable:
+            raise GradCAMError("the model has no layer with a 4-D output to explain")
+        if layer is None:
+            layer = usable[-1]
+        elif layer not in usable:
+            raise GradCAMError(
+                f"layer {layer!r} is not a 4-D feature map of this model; usable layers end with: "
+                f"{', '.join(usable[-12:])} ({len(usable)} in all)"
+            )
+        self.model, self.layer, self.batch_size = model, layer, batch_size
+        head = model.layers[-1]
+        if isinstance(head, keras.layers.Dense) and head.units == 1:
+            pre = head.input
+            self._kernel, self._bias = head.kernel, head.bias
+        elif isinstance(head, keras.layers.Activation):
+            pre, self._kernel, self._bias = head.input, None, None
+        else:
+            raise GradCAMError("the model must end in Dense(1) or an Activation after a single logit")
+        self._grad_model = keras.Model(model.inputs, [model.get_layer(layer).output, pre])
+        # traced once for throughput; eager skips the trace, cheaper for a handful of tiny images
+        self._signed = tf.function(self._signed_maps, reduce_retracing=True) if traced else self._signed_maps
+
+    def _logit(self, pre: tf.Tensor) -> tf.Tensor:
+        if self._kernel is None:
+            return tf.reshape(pre, (-1,))
+        return tf.reshape(tf.matmul(pre, self._kernel) + (self._bias if self._bias is not None else 0.0), (-1,))
+
+    def _signed_maps(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            fmap, pre = self._grad_model(x, training=False)
+            logit = self._logit(pre)
+        grads = tape.gradient(logit, fmap)
+        weights = tf.reduce_mean(grads, axis=(1, 2))
+        signed = tf.reduce_sum(fmap * weights[:, tf.newaxis, tf.newaxis, :], axis=-1)
+        return signed, tf.sigmoid(logit)
+
+    def __call__(self, images: np.ndarray, target: str = "predicted", threshold: float = 0.5) -> CamBatch:
+        """Maps for preprocessed model inputs (N, H, W, 3), each normalised to [0, 1] by its maximum."""
+        if target not in TARGETS:
+            raise GradCAMError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        signed_parts, prob_parts = [], []
+        for start in range(0, len(images), self.batch_size):
+            signed, probs = self._signed(tf.convert_to_tensor(images[start : start + self.batch_size]))
+            signed_parts.append(signed.numpy())
+            prob_parts.append(probs.numpy())
+        signed = np.concatenate(signed_parts) if signed_parts else np.zeros((0, 1, 1), np.float32)
+        probs = np.concatenate(prob_parts) if prob_parts else np.zeros((0,), np.float32)
+        if target == "positive":
+            sign = np.ones(len(probs))
+        elif target == "negative":
+            sign = -np.ones(len(probs))
+        else:
+            sign = np.where(probs >= threshold, 1.0, -1.0)
+        maps = np.maximum(signed * sign[:, None, None], 0.0)
+        return CamBatch(normalise(maps), probs, sign)
+
+
+def normalise(maps: np.ndarray) -> np.ndarray:
+    """Per-map scaling to [0, 1]; an all-zero map stays all zero instead of dividing by zero."""
+    peak = maps.reshape(len(maps), -1).max(axis=1) if len(maps) else np.zeros(0)
+    return np.where(peak[:, None, None] > EPS, maps / np.maximum(peak, EPS)[:, None, None], 0.0).astype(np.float32)
+
+
+def upsample(cam: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A (h, w) map resized bilinearly to an image's original resolution."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(cam.astype(np.float32)).resize((width, height), Image.BILINEAR))

@@ -1,0 +1,362 @@
+"""STATUS_REPORT.md (and a CSV of the same table), written only from the files on disk.
+
+It keeps the seed report's structure — status, counts, one section per model grouped in
+performance bands, failures, summary statistics, artifact locations, how to load and explain a
+model — but every figure is a held-out test figure with its interval, bands are named by their
+AUROC range, and it says plainly that nothing here is validated for clinical use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medcam_core.queue_state import PROGRESS_FILE
+from medcam_core.results import JobResults, load_job_results
+from medcam_core.serialize import write_atomic
+
+REPORT_FILE = "STATUS_REPORT.md"
+CSV_FILE = "results.csv"
+BANDS = [
+    (0.9, 1.01, "AUROC ≥ 0.90"),
+    (0.8, 0.9, "AUROC 0.80–0.90"),
+    (0.7, 0.8, "AUROC 0.70–0.80"),
+    (-1.0, 0.7, "AUROC < 0.70"),
+]
+RESEARCH_USE = (
+    "These models were trained and evaluated for research. None of them has been validated for clinical "
+    "use, and no figure here supports using one to make decisions about patients. Test splits are small; "
+    "read every number with its 95 % confidence interval."
+)
+CSV_COLUMNS = [
+    "job",
+    "dataset",
+    "preset",
+    "status",
+    "stage",
+    "error",
+    "auroc",
+    "auroc_ci_low",
+    "auroc_ci_high",
+    "sensitivity",
+    "sensitivity_ci_low",
+    "sensitivity_ci_high",
+    "specificity",
+    "specificity_ci_low",
+    "specificity_ci_high",
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "precision",
+    "f1",
+    "auprc",
+    "brier",
+    "threshold",
+    "test_positive",
+    "test_negative",
+    "test_patients",
+    "epochs_run",
+    "best_epoch",
+    "seconds",
+]
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def md(text: object) -> str:
+    """Escape Markdown so a name or an error message renders as the text it is."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def ci(values: list[float] | None) -> str:
+    return f" (95 % CI {values[0]:.3f}–{values[1]:.3f})" if values else ""
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {sec:02d} s" if minutes else f"{sec} s")
+
+
+@dataclass
+class JobRow:
+    entry: dict[str, Any]
+    results: JobResults | None
+
+    @property
+    def auroc(self) -> float | None:
+        return self.results.test.get("auroc") if self.results else None
+
+
+def collect(output: Path) -> tuple[dict[str, Any], list[JobRow]]:
+    """The progress file and, for every finished job, its results folder."""
+    progress_path = output / PROGRESS_FILE
+    progress = json.loads(progress_path.read_text(encoding="utf-8")) if progress_path.is_file() else {"jobs": []}
+    rows = []
+    for entry in progress.get("jobs", []):
+        folder = output / entry.get("folder", "")
+        done = entry.get("status") == "done" and folder.is_dir()
+        rows.append(JobRow(entry, load_job_results(folder) if done else None))
+    return progress, rows
+
+
+def _status(rows: list[JobRow]) -> str:
+    statuses = [r.entry["status"] for r in rows]
+    if not statuses:
+        return "⏳ NO JOBS YET"
+    if "running" in statuses:
+        return "🔄 TRAINING IN PROGRESS"
+    if "queued" in statuses:
+        return "⏸ STOPPED WITH JOBS STILL QUEUED"
+    if all(s == "failed" for s in statuses):
+        return "❌ ALL JOBS FAILED"
+    return "✅ TRAINING COMPLETED" + (" WITH FAILURES" if "failed" in statuses else "")
+
+
+def _span(rows: list[JobRow]) -> tuple[float | None, float | None]:
+    starts = [r.entry["started"] for r in rows if r.entry.get("started")]
+    ends = [r.entry["finished"] for r in rows if r.entry.get("finished")]
+    return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+def _when(ts: float | None) -> str:
+    return "n/a" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def _link(target: Path, base: Path) -> str:
+    return os.path.relpath(target, base).replace(os.sep, "/")
+
+
+def _model_section(row: JobRow, base: Path) -> list[str]:
+    res = row.results
+    assert res is not None
+    test, m = res.test, res.metrics
+    cis = test.get("ci", {})
+    thr = m.get("threshold", {})
+    training = m.get("training", {})
+    n = test.get("n", {})
+    cm = test.get("confusion_matrix", {})
+    entry = row.entry
+    lines = [
+        f"#### {md(entry['dataset'])} — {md(entry['preset'])}",
+        f"- **AUROC**: {fmt(test.get('auroc'))}{ci(cis.get('auroc'))} · AUPRC {fmt(test.get('auprc'))} · "
+        f"Brier {fmt(test.get('brier'))}",
+        f"- **Sensitivity**: {fmt(test.get('sensitivity'))}{ci(cis.get('sensitivity'))} · **Specificity**: "
+        f"{fmt(test.get('specificity'))}{ci(cis.get('specificity'))}",
+        f"- **Accuracy**: {fmt(test.get('accuracy'))}{ci(cis.get('accuracy'))} · Precision "
+        f"{fmt(test.get('precision'))} · F1 {fmt(test.get('f1'))}",
+        f"- **Threshold**: {fmt(thr.get('value'))} ({md(thr.get('method', '?'))}, chosen on the validation split "
+        "before the test split was scored)",
+        f"- **Test set**: {n.get('positive', '?')} positive / {n.get('negative', '?')} negative images, "
+        f"{test.get('patients', '?')} {m.get('bootstrap', {}).get('unit', 'patient')}s; confusion matrix "
+        f"TN {cm.get('tn', '?')} · FP {cm.get('fp', '?')} · FN {cm.get('fn', '?')} · TP {cm.get('tp', '?')}",
+        f"- **Epochs**: {training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')} (best epoch "
+        f"{training.get('best_epoch', '?')} by {md(training.get('monitor', '?'))}) · **Training time**: "
+        f"{duration(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
+    ]
+    gradcam = m.get("gradcam", {}).get("layers", {})
+    for layer, figures in gradcam.items():
+        lines.append(
+            f"- **Grad-CAM `{layer}`**: pointing game {fmt(figures.get('pointing_game'))} "
+            f"(n = {figures.get('n', '?')}), energy inside the lesion mask {fmt(figures.get('energy_in_mask'))}"
+        )
+    curves = res.folder / "results" / "curves.png"
+    if curves.is_file():
+        lines.append(f"\n![training curves of {md(entry['id'])}]({_link(curves, base)})")
+    panels = sorted((res.folder / "gradcam").glob("*_panel.png"))[:2]
+    for panel in panels:
+        lines.append(f"\n![Grad-CAM {md(panel.stem)}]({_link(panel, base)})")
+    if res.problems:
+        lines.append(f"- ⚠ unreadable results: {md('; '.join(res.problems))}")
+    return lines + [""]
+
+
+def _summary(rows: list[JobRow]) -> list[str]:
+    done = [r for r in rows if r.results is not None and r.auroc is not None]
+    aurocs = [r.auroc for r in done]
+    seconds = [r.entry.get("seconds") or 0.0 for r in rows if r.entry.get("seconds")]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.entry["status"]] = counts.get(r.entry["status"], 0) + 1
+    lines = ["| Metric | Value |", "|---|---|"]
+    total = len(rows)
+    lines.append(f"| **Completed** | {counts.get('done', 0)}/{total} |")
+    lines.append(f"| **Failed** | {counts.get('failed', 0)}/{total} |")
+    if aurocs:
+        best = max(done, key=lambda r: r.auroc or 0)
+        lines.append(f"| **Best test AUROC** | {fmt(best.auroc)} ({md(best.entry['id'])}) |")
+        lines.append(f"| **Median test AUROC** | {fmt(statistics.median(aurocs))} |")
+        sens = [r.results.test.get("sensitivity") for r in done if r.results.test.get("sensitivity") is not None]
+        spec = [r.results.test.get("specificity") for r in done if r.results.test.get("specificity") is not None]
+        if sens and spec:
+            lines.append(
+                f"| **Median sensitivity / specificity** | {fmt(statistics.median(sens))} / "
+                f"{fmt(statistics.median(spec))} |"
+            )
+    lines.append(f"| **Training time (sum of jobs)** | {duration(sum(seconds)) if seconds else 'n/a'} |")
+    return lines
+
+
+def _results_table(rows: list[JobRow]) -> list[str]:
+    lines = [
+        "| Model | Status | Test AUROC (95 % CI) | Sensitivity | Specificity | Accuracy | Test +/− | Epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        e = r.entry
+        if r.results is None:
+            lines.append(f"| {md(e['id'])} | {e['status']} | – | – | – | – | – | – |")
+            continue
+        t = r.results.test
+        auc_ci = t.get("ci", {}).get("auroc")
+        lines.append(
+            f"| {md(e['id'])} | done | {fmt(t.get('auroc'))}"
+            f"{f' ({auc_ci[0]:.3f}–{auc_ci[1]:.3f})' if auc_ci else ''} | {fmt(t.get('sensitivity'))} | "
+            f"{fmt(t.get('specificity'))} | {fmt(t.get('accuracy'))} | {t.get('n', {}).get('positive', '?')}/"
+            f"{t.get('n', {}).get('negative', '?')} | {r.results.metrics.get('training', {}).get('epochs_run', '?')} |"
+        )
+    return lines
+
+
+def build_report(output: Path, base: Path | None = None, now: float | None = None) -> str:
+    """The Markdown text; image links are relative to `base` (the report's folder)."""
+    output = Path(output)
+    base = Path(base or output)
+    progress, rows = collect(output)
+    start, end = _span(rows)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.entry["status"]] = counts.get(r.entry["status"], 0) + 1
+    stopped = counts.get("cancelled", 0) + counts.get("skipped", 0)
+    lines = [
+        "# 📊 DenseNet121 Training Status Report",
+        "",
+        f"**Generated**: {_when(now or time.time())}  ",
+        f"**Status**: {_status(rows)}  ",
+        f"**Wall-clock span**: {_when(start)} → {_when(end)} ({duration(end - start) if start and end else 'n/a'})  ",
+        f"**Device**: {md(progress.get('device') or 'n/a')}",
+        "",
+        f"> **Research use only.** {RESEARCH_USE}",
+        "",
+        "---",
+        "",
+        "## 🏁 Overview",
+        "",
+        "| Planned | Completed | Failed | Cancelled / skipped | Queued / running |",
+        "|---|---|---|---|---|",
+        f"| {len(rows)} | {counts.get('done', 0)} | {counts.get('failed', 0)} | {stopped} | "
+        f"{counts.get('queued', 0) + counts.get('running', 0)} |",
+        "",
+        "## 📈 Model performance (held-out test split)",
+        "",
+    ]
+    done = [r for r in rows if r.results is not None]
+    if not done:
+        lines += ["No model has finished yet.", ""]
+    for low, high, title in BANDS:
+        members = [r for r in done if r.auroc is not None and low <= r.auroc < high]
+        if members:
+            lines += [f"### {title}", ""]
+            for row in members:
+                lines += _model_section(row, base)
+    unscored = [r for r in done if r.auroc is None]
+    if unscored:
+        lines += ["### AUROC not computable (a test split with one class)", ""]
+        for row in unscored:
+            lines += _model_section(row, base)
+    failed = [r for r in rows if r.entry["status"] == "failed"]
+    lines += ["## ❌ Failed models", ""]
+    if not failed:
+        lines += ["None.", ""]
+    for r in failed:
+        e = r.entry
+        lines += [
+            f"#### {md(e['dataset'])} — {md(e['preset'])}",
+            f"- **Error**: {md(e.get('error') or 'unknown')}",
+            f"- **Stage**: {md(e.get('stage') or 'unknown')}",
+            f"- **Hint**: {md(e.get('hint') or '')}",
+            "",
+        ]
+    lines += ["## 📊 Summary statistics", "", *_summary(rows), "", "## 📋 All jobs", "", *_results_table(rows), ""]
+    lines += [
+        "## 📁 Artifact locations",
+        "",
+        "```",
+        f"{output.name}/",
+        *[f"├── {r.entry['folder']}/   models/ configs/ results/ gradcam/ README.md" for r in done],
+        f"├── {PROGRESS_FILE}",
+        "├── events.jsonl",
+        f"├── {CSV_FILE}",
+        f"└── {REPORT_FILE}",
+        "```",
+        "",
+        "## 🔍 How to load a model and run Grad-CAM",
+        "",
+        "```python",
+        "import keras",
+        f'model = keras.saving.load_model("{output.name}/<folder>/models/model.keras", safe_mode=True)',
+        "```",
+        "",
+        "Preprocessing, threshold and Grad-CAM layer are in each model's `README.md`. Grad-CAM uses the last "
+        "4-D feature map (`relu`, 1024 channels) and the logit; the plan's `conv5_block16_2_conv` (32 channels) "
+        "can be chosen by name.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def results_csv(output: Path) -> str:
+    _, rows = collect(Path(output))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for r in rows:
+        e = r.entry
+        row: dict[str, Any] = {
+            "job": e["id"],
+            "dataset": e["dataset"],
+            "preset": e["preset"],
+            "status": e["status"],
+            "stage": e.get("stage", ""),
+            "error": e.get("error", ""),
+            "seconds": e.get("seconds"),
+        }
+        if r.results is not None:
+            t, m = r.results.test, r.results.metrics
+            for key in ("auroc", "sensitivity", "specificity", "accuracy"):
+                row[key] = t.get(key)
+                bounds = t.get("ci", {}).get(key) or [None, None]
+                row[f"{key}_ci_low"], row[f"{key}_ci_high"] = bounds
+            for key in ("precision", "f1", "auprc", "brier"):
+                row[key] = t.get(key)
+            row["threshold"] = m.get("threshold", {}).get("value")
+            row["test_positive"] = t.get("n", {}).get("positive")
+            row["test_negative"] = t.get("n", {}).get("negative")
+            row["test_patients"] = t.get("patients")
+            row["epochs_run"] = m.get("training", {}).get("epochs_run")
+            row["best_epoch"] = m.get("training", {}).get("best_epoch")
+        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def write_report(output: Path, to: Path | None = None) -> tuple[Path, Path]:
+    """Write STATUS_REPORT.md (or `to`) and results.csv; both atomically."""
+    output = Path(output)
+    target = Path(to) if to else output / REPORT_FILE
+    write_atomic(target, build_report(output, base=target.parent))
+    csv_path = output / CSV_FILE
+    write_atomic(csv_path, results_csv(output))
+    return target, csv_path

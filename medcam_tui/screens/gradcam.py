@@ -1,0 +1,181 @@
+"""Grad-CAM of one finished model: its test images, the selected overlay previewed in the terminal.
+
+The preview uses half-block characters (two pixels per cell, fore- and background colour), which
+every truecolor terminal shows; the exported PNGs carry the full resolution. The model loads and
+the maps are computed in thread workers, so TensorFlow never blocks the screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+
+def half_blocks(rgb: np.ndarray, width: int, height: int) -> Text:
+    """An RGB image fitted into width × height cells, two pixel rows per cell."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    scale = min(width / w, 2 * height / h)
+    size = (max(1, int(w * scale)), max(2, int(h * scale) // 2 * 2))
+    pixels = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
+    text = Text()
+    for y in range(0, pixels.shape[0] - 1, 2):
+        for x in range(pixels.shape[1]):
+            top, bottom = pixels[y, x], pixels[y + 1, x]
+            text.append("▀", Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom)))
+        text.append("\n")
+    return text
+
+
+class GradCAMScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="gradcam-back", tooltip="Back"),
+        Binding("x", "export_selected", "Export", id="gradcam-export", tooltip="Export PNGs of the selected image"),
+        Binding("A", "export_all", "Export all", id="gradcam-export-all", tooltip="Export PNGs of every test image"),
+        Binding(
+            "l",
+            "toggle_layer",
+            "Layer",
+            id="gradcam-layer",
+            tooltip="Switch between the last feature map (relu) and the plan's conv5_block16_2_conv",
+        ),
+    ]
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+        metrics = json.loads((folder / "results" / "metrics.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / "configs" / "job_config.json").read_text(encoding="utf-8"))
+        self.threshold = float(metrics["threshold"]["value"])
+        self.image_size = int(config["preset"]["image_size"])
+        with open(folder / "results" / "predictions.csv", encoding="utf-8") as fh:
+            self.rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
+        self.model: Any = None
+        self.cam: Any = None
+        self.current: Any = None
+        self.cam_layer: str | None = None
+        self.exported: list[Path] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"[b]Grad-CAM[/b] · {self.folder.name} · threshold {self.threshold:.3f}", id="gradcam-title")
+        with Horizontal():
+            yield DataTable(id="gradcam-images", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="gradcam-right"):
+                yield Static("loading the model…", id="gradcam-preview")
+                yield Static("", id="gradcam-caption")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#gradcam-images", DataTable)
+        for column in ("image", "label", "P(positive)", "predicted"):
+            table.add_column(column, key=column)
+        for i, row in enumerate(self.rows):
+            prob = float(row["probability"])
+            table.add_row(
+                Path(row["path"]).name,
+                "positive" if row["label"] == "1" else "negative",
+                f"{prob:.3f}",
+                "positive" if prob >= self.threshold else "negative",
+                key=str(i),
+            )
+        table.focus()
+        self.load_model()
+
+    @work(thread=True, exclusive=True, group="gradcam-load")
+    def load_model(self) -> None:
+        import keras
+
+        from medcam_core.gradcam import GradCAM
+
+        model = keras.saving.load_model(self.folder / "models" / "model.keras", safe_mode=True)
+        self.model, self.cam = model, GradCAM(model, self.cam_layer)
+        self.cam_layer = self.cam.layer
+        self.app.call_from_thread(self.show_selected)
+
+    def selected(self) -> int | None:
+        table = self.query_one("#gradcam-images", DataTable)
+        if not table.row_count:
+            return None
+        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        index = self.selected()
+        if index is not None and self.model is not None:
+            self.compute(index, self.query_one("#gradcam-preview").size)
+
+    @work(thread=True, exclusive=True, group="gradcam-compute")
+    def compute(self, index: int, cells: Any) -> None:
+        from medcam_core.explain import Item, explain, load_original, overlay
+        from medcam_core.gradcam import upsample
+
+        row = self.rows[index]
+        (result,) = explain(
+            self.cam, [Item(Path(row["path"]), int(row["label"]))], self.image_size, "predicted", self.threshold
+        )
+        gray = load_original(result.item.path)
+        picture = half_blocks(
+            overlay(gray, upsample(result.cam, *gray.shape)), max(10, cells.width), max(5, cells.height)
+        )
+        explains = "positive" if result.target > 0 else "negative"
+        caption = (
+            f"{result.item.path.name} · true {'positive' if result.item.label else 'negative'} · "
+            f"P(positive) {result.probability:.3f} · layer {self.cam.layer} · explains the {explains} class"
+        )
+        self.app.call_from_thread(self._show, picture, caption, result)
+
+    def _show(self, picture: Text, caption: str, result: Any) -> None:
+        self.current = result
+        self.query_one("#gradcam-preview", Static).update(picture)
+        self.query_one("#gradcam-caption", Static).update(caption)
+
+    def action_toggle_layer(self) -> None:
+        if self.model is None:
+            return
+        from medcam_core.explain import PLAN_LAYER
+        from medcam_core.gradcam import GradCAM
+
+        self.cam_layer = PLAN_LAYER if self.cam.layer != PLAN_LAYER else None
+        self.cam = GradCAM(self.model, self.cam_layer)
+        self.notify(f"layer {self.cam.layer}")
+        self.show_selected()
+
+    def action_export_selected(self) -> None:
+        index = self.selected()
+        if index is not None:
+            self.export([index])
+
+    def action_export_all(self) -> None:
+        self.export(list(range(len(self.rows))))
+
+    @work(thread=True, exclusive=True, group="gradcam-export")
+    def export(self, indices: list[int]) -> None:
+        from medcam_core.explain import Item, explain, export
+
+        if self.model is None:
+            self.app.call_from_thread(self.notify, "the model is still loading", severity="warning")
+            return
+        items = [Item(Path(self.rows[i]["path"]), int(self.rows[i]["label"])) for i in indices]
+        out = self.folder / "gradcam"
+        for result in explain(self.cam, items, self.image_size, "predicted", self.threshold):
+            self.exported.append(export(result, out, self.cam.layer, self.threshold)["panel"])
+        self.app.call_from_thread(self.notify, f"exported {len(items)} image(s) to {out}")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,119 @@
+"""Grad-CAM on hand-checkable models, and its exports: peaks where the answer comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from medcam_core.explain import Item, explain, export, localisation, pick_examples
+from medcam_core.gradcam import GradCAM, GradCAMError, feature_layers, normalise
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def blob_model() -> keras.Model:
+    """logit = 5·mean(brightness) − 1: only bright pixels raise it, every one equally."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    feat = keras.layers.Conv2D(2, 1, activation="relu", name="feat")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(feat)
+    out = keras.layers.Dense(1, activation="sigmoid", name="prediction")(pooled)
+    model = keras.Model(inputs, out)
+    kernel = np.zeros((1, 1, 3, 2), np.float32)
+    kernel[..., 0] = 1 / 3
+    model.get_layer("feat").set_weights([kernel, np.zeros(2, np.float32)])
+    model.get_layer("prediction").set_weights([np.array([[5.0], [0.0]], np.float32), np.array([-1.0], np.float32)])
+    return model
+
+
+def blob_image(row: int, col: int) -> np.ndarray:
+    x = np.zeros((SIZE, SIZE, 3), np.float32)
+    x[row : row + 5, col : col + 5] = 1.0
+    return x
+
+
+def test_peak_lands_on_the_region_the_answer_depends_on(blob_model) -> None:
+    cam = GradCAM(blob_model)
+    assert cam.layer == "feat" and feature_layers(blob_model) == ["feat"]
+    images = np.stack([blob_image(20, 4), blob_image(3, 25)])
+    result = cam(images, target="positive")
+    for maps, (row, col) in zip(result.maps, ((20, 4), (3, 25)), strict=True):
+        peak = np.unravel_index(np.argmax(maps), maps.shape)
+        assert row <= peak[0] < row + 5 and col <= peak[1] < col + 5
+        assert maps.max() == pytest.approx(1.0)
+        assert maps[row : row + 5, col : col + 5].sum() == pytest.approx(maps.sum())
+    assert result.probabilities == pytest.approx(1 / (1 + np.exp(-(5 * 25 / SIZE**2 - 1))), rel=1e-5)
+
+
+def test_negative_target_gives_a_safe_all_zero_map(blob_model) -> None:
+    result = GradCAM(blob_model)(blob_image(10, 10)[None], target="negative")
+    assert np.isfinite(result.maps).all() and not result.maps.any()
+    assert not normalise(np.zeros((2, 4, 4))).any() and not normalise(-np.ones((1, 3, 3))).any()
+    predicted = GradCAM(blob_model)(
+        np.stack([blob_image(10, 10), np.zeros((SIZE, SIZE, 3), np.float32)]), threshold=0.5
+    )
+    assert list(predicted.targets) == [-1.0, -1.0]  # both below 0.5: the maps explain "negative"
+
+
+def test_batched_equals_one_at_a_time(blob_model) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.random((5, SIZE, SIZE, 3)).astype(np.float32)
+    batched = GradCAM(blob_model, batch_size=4)(images, target="positive").maps
+    single = np.concatenate(
+        [GradCAM(blob_model, batch_size=1)(images[i : i + 1], target="positive").maps for i in range(5)]
+    )
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_wrong_layer_and_target_are_clear_errors(blob_model) -> None:
+    with pytest.raises(GradCAMError, match="'gap' is not a 4-D feature map.*feat"):
+        GradCAM(blob_model, "gap")
+    with pytest.raises(GradCAMError, match="target must be one of"):
+        GradCAM(blob_model)(blob_image(1, 1)[None], target="left")
+
+
+def test_export_of_a_16_bit_image_at_original_resolution(blob_model, tmp_path: Path) -> None:
+    height, width = 48, 80
+    wide = np.full((height, width), 1000, np.uint16)
+    wide[30:40, 5:20] = 60000  # a bright region, bottom left
+    path = tmp_path / "knee 16bit.png"
+    Image.fromarray(wide).save(path)
+    (result,) = explain(GradCAM(blob_model), [Item(path, 1)], SIZE, target="positive")
+    files = export(result, tmp_path / "out", "feat", threshold=0.5)
+    overlay = np.asarray(Image.open(files["overlay"]))
+    assert overlay.shape == (height, width, 3)
+    assert Image.open(files["heatmap"]).size == (width, height)
+    assert Image.open(files["panel"]).size[0] > 600
+    raw = np.load(files["map"])
+    assert raw.shape == (SIZE, SIZE) and raw.min() >= 0 and raw.max() == pytest.approx(1.0)
+    hot, cold = overlay[35, 12].astype(int), overlay[5, 70].astype(int)
+    assert hot[0] > hot[2] and cold[2] > cold[0]  # jet: red where the map peaks, blue where it is zero
+
+
+def test_localisation_figures_from_masks(blob_model, tmp_path: Path) -> None:
+    items = []
+    for i, (row, col) in enumerate(((2, 2), (20, 20))):
+        image = (blob_image(row, col)[..., 0] * 255).astype(np.uint8)
+        Image.fromarray(image).save(tmp_path / f"p{i}.png")
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[row : row + 5, col : col + 5] = 255
+        Image.fromarray(mask).save(tmp_path / f"p{i}.mask.png")
+        items.append(Item(tmp_path / f"p{i}.png", 1))
+    figures = localisation(explain(GradCAM(blob_model), items, SIZE, target="positive"))
+    assert figures["n"] == 2 and figures["pointing_game"] == 1.0
+    assert figures["energy_in_mask"] > 0.9 and figures["mask_area_share"] == pytest.approx(25 / SIZE**2)
+
+
+def test_examples_cover_each_outcome() -> None:
+    rows = [{"path": f"{i}.png", "label": i % 2, "probability": p} for i, p in enumerate([0.9, 0.8, 0.1, 0.2, 0.7])]
+    picked = pick_examples(rows, threshold=0.5, per_outcome=1)
+    assert sorted((item.label, item.path.name) for item in picked) == [
+        (0, "0.png"),
+        (0, "2.png"),
+        (1, "1.png"),
+        (1, "3.png"),
+    ]
