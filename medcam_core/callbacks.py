@@ -20,8 +20,20 @@ def _finite(value: object) -> float | None:
     return f if math.isfinite(f) else None
 
 
+class StopRequested(Exception):
+    """Leaves `fit` at a batch boundary without closing the epoch.
+
+    `model.stop_training` would still validate and end the partial epoch, and Keras'
+    BackupAndRestore and CSVLogger would then record half an epoch as a completed one.
+    """
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 class EventCallback(keras.callbacks.Callback):
-    """Emit epoch and (throttled) batch events; pause, stop or quit when the control says so.
+    """Emit epoch and (throttled) batch events; pause while paused; leave fit when asked to stop.
 
     Batch events go out at most every `throttle_s` seconds plus the epoch's last batch, so sinks
     (a JSONL file, a TUI) see ~10 Hz whatever the batch rate.
@@ -89,11 +101,9 @@ class EventCallback(keras.callbacks.Callback):
         request = self.control.stop_requested(self.job_id)
         if request is not None:
             self.stopped = request
-            self.model.stop_training = True
+            raise StopRequested(*request)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.stopped:
-            return
         lr = _finite(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.emit(
             EpochEnded(

@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from medcam_core import __version__
-from medcam_core.artifacts import PARTIAL_DIR, commit, model_readme, work_dir, write_curves, write_predictions
+from medcam_core.artifacts import (
+    BACKUP_DIR,
+    PARTIAL_DIR,
+    commit,
+    model_readme,
+    work_dir,
+    write_curves,
+    write_predictions,
+)
 from medcam_core.config import Job, QueueConfig
 from medcam_core.control import QueueControl
 from medcam_core.datasets import LoadedDataset, load_dataset
@@ -263,6 +271,7 @@ class Runner:
             metrics["gradcam"] = self._explain(job, built.model, predictions, metrics["threshold"]["value"], work)
             stage = self._stage(job, "save")
             self._save(job, built.model, work, metrics, predictions, result.history, data)
+            shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
             folder = commit(self.output, work, job.folder_name)
             self._discard(None)
             seconds = time.perf_counter() - t0
@@ -278,7 +287,8 @@ class Runner:
             )
             self.emit(JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder)))
         except JobStop as stop:
-            self._discard(work)
+            if stop.status != "interrupted":  # an interrupted job keeps its backup and resumes next start
+                self._discard(work)
             status = STOP_STATUS[stop.status]
             self.control.clear_stop(job.id)
             self.queue.update(job.id, status=status, stage="", error=stop.reason, seconds=time.perf_counter() - t0)

@@ -16,7 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from medcam_core.callbacks import EventCallback, FullModelCheckpoint
+from medcam_core.artifacts import BACKUP_DIR
+from medcam_core.callbacks import EventCallback, FullModelCheckpoint, StopRequested
 from medcam_core.config import Preset
 from medcam_core.control import QueueControl
 from medcam_core.datasets import LoadedDataset
@@ -25,7 +26,6 @@ from medcam_core.model import FrozenSplit, compile_model
 from medcam_core.pipeline import image_batches, tensor_batches
 
 CHECKPOINT_FILE = "best_checkpoint.weights.h5"
-BACKUP_DIR = ".backup"
 
 
 class TrainingDiverged(RuntimeError):
@@ -113,7 +113,7 @@ def fit(
         monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
     )
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(work_dir / BACKUP_DIR)),
+        keras.callbacks.BackupAndRestore(str(work_dir / BACKUP_DIR), delete_checkpoint=False),
         keras.callbacks.TerminateOnNaN(),
         stopper,
         keras.callbacks.ReduceLROnPlateau(
@@ -134,26 +134,29 @@ def fit(
         keras.callbacks.CSVLogger(str(work_dir / "results" / "history.csv"), append=True),
         events,
     ]
-    history = fit_model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=preset.epochs,
-        class_weight=data.class_weight(),
-        callbacks=callbacks,
-        shuffle=False,  # the tf.data pipeline shuffles the training split itself
-        verbose=0,
-    )
+    try:
+        history = fit_model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=preset.epochs,
+            class_weight=data.class_weight(),
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles the training split itself
+            verbose=0,
+        )
+    except StopRequested as stop:
+        return FitResult(read_history(work_dir / "results" / "history.csv"), None, 0, (stop.status, stop.reason))
     logs = read_history(work_dir / "results" / "history.csv") or {
         k: [_clean(v) for v in vals] for k, vals in history.history.items()
     }
     losses = [v if v is not None else float("nan") for v in logs.get("loss", [])]
-    if events.stopped is None and any(not math.isfinite(float(v)) for v in losses):
+    if any(not math.isfinite(float(v)) for v in losses):
         raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")
     best = _best_epoch(logs.get(preset.monitor, []), mode)
-    if preset.precise_bn and events.stopped is None:
+    if preset.precise_bn:
         inputs = train_ds.map(lambda x, y: x)
         recalibrate_batchnorm(fit_model, inputs)
-    return FitResult(logs, best, len(losses), events.stopped)
+    return FitResult(logs, best, len(losses), None)
 
 
 def recalibrate_batchnorm(model: keras.Model, inputs: tf.data.Dataset) -> int:

@@ -152,22 +152,30 @@ def test_cancel_mid_fit_then_retry(synthetic_root: Path, tmp_path: Path) -> None
     assert progress["jobs"][0]["status"] == "queued"
 
 
-def test_quit_requeues_the_running_job(synthetic_root: Path, tmp_path: Path) -> None:
-    config = tiny_queue((dataset_spec(synthetic_root, "pneumonia"),), tmp_path, {"standard": FAST})
+def test_quit_requeues_the_running_job_and_the_next_start_resumes_it(synthetic_root: Path, tmp_path: Path) -> None:
+    preset = tiny_preset(run_eagerly=True, epochs=4, patience=4)
+    config = tiny_queue((dataset_spec(synthetic_root, "pneumonia"),), tmp_path, {"standard": preset})
     holder: dict[str, Runner] = {}
 
     def steer(event) -> None:
-        if isinstance(event, BatchProgress):
+        if event.kind == "epoch_ended" and event.epoch == 2:
             holder["r"].control.quit()
 
     runner = Runner(config, [steer])
     holder["r"] = runner
     counts = runner.run()
     assert counts["queued"] == 1
-    finished_events: list = []
-    again = Runner(config, [finished_events.append])
+    assert (tmp_path / ".partial" / "densenet121_pneumonia_standard_models" / ".backup").is_dir()
+    seen: list = []
+    again = Runner(config, [seen.append])
     assert again.run()["done"] == 1
-    assert any(isinstance(e, JobFinished) for e in finished_events)
+    epochs = [e.epoch for e in seen if e.kind == "epoch_started"]
+    assert epochs[0] == 3  # continues after the last completed epoch
+    assert any(e.kind == "notice" and "resuming" in e.message for e in seen)
+    history = json.loads((tmp_path / "densenet121_pneumonia_standard_models/results/history.json").read_text())
+    assert len(history["loss"]) == 4  # epochs 1–2 from the first run, 3–4 from the second
+    assert not (tmp_path / "densenet121_pneumonia_standard_models" / ".backup").exists()
+    assert any(isinstance(e, JobFinished) for e in seen)
 
 
 def test_headless_cli_exit_status_and_outputs(synthetic_root: Path, tmp_path: Path) -> None:
