@@ -48,11 +48,11 @@ def run(quick: bool = False) -> list[Result]:
         split.head.fit(data, epochs=1, verbose=0, callbacks=callbacks)
         return time.perf_counter() - start
 
-    rounds = 3 if quick else 7
+    rounds = 4 if quick else 8
     plain, monitored = [], []
-    for _ in range(rounds):  # interleaved, so drift hits both alike
-        plain.append(epoch(False))
-        monitored.append(epoch(True))
+    for i in range(rounds):  # interleaved, first one then the other first, so drift and order hit both alike
+        for with_events in (False, True) if i % 2 == 0 else (True, False):
+            (monitored if with_events else plain).append(epoch(with_events))
     log.close()
     return [
         Result(

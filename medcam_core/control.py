@@ -1,7 +1,7 @@
 """Signals from whoever steers the queue to the worker, read at batch boundaries.
 
 The worker never blocks the caller: requests set flags under a lock; the training callback reads
-them after each batch and stops with `model.stop_training`, or waits while paused.
+them after each batch and leaves `fit` (StopRequested, see callbacks.py) or waits while paused.
 """
 
 from __future__ import annotations

@@ -75,6 +75,11 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
+def _alt(text: str) -> str:
+    """Image alt text: shown as-is by renderers, so only brackets are taken out."""
+    return re.sub(r"[\[\]]", "", text)
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -116,14 +121,14 @@ def collect(output: Path) -> tuple[dict[str, Any], list[JobRow]]:
 def _status(rows: list[JobRow]) -> str:
     statuses = [r.entry["status"] for r in rows]
     if not statuses:
-        return "⏳ NO JOBS YET"
+        return "NO JOBS YET"
     if "running" in statuses:
-        return "🔄 TRAINING IN PROGRESS"
+        return "TRAINING IN PROGRESS"
     if "queued" in statuses:
-        return "⏸ STOPPED WITH JOBS STILL QUEUED"
+        return "STOPPED WITH JOBS STILL QUEUED"
     if all(s == "failed" for s in statuses):
-        return "❌ ALL JOBS FAILED"
-    return "✅ TRAINING COMPLETED" + (" WITH FAILURES" if "failed" in statuses else "")
+        return "ALL JOBS FAILED"
+    return "TRAINING COMPLETED" + (" WITH FAILURES" if "failed" in statuses else "")
 
 
 def _span(rows: list[JobRow]) -> tuple[float | None, float | None]:
@@ -170,17 +175,23 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     gradcam = m.get("gradcam", {}).get("layers", {})
     for layer, figures in gradcam.items():
         lines.append(
-            f"- **Grad-CAM `{layer}`**: pointing game {fmt(figures.get('pointing_game'))} "
-            f"(n = {figures.get('n', '?')}), energy inside the lesion mask {fmt(figures.get('energy_in_mask'))}"
+            f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with masks): pointing game "
+            f"{fmt(figures.get('pointing_game'), 2)} (chance {fmt(figures.get('mask_area_share'), 3)}), within "
+            f"1/16 of the side {fmt(figures.get('pointing_game_tolerant'), 2)} (chance "
+            f"{fmt(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
+            f"{fmt(figures.get('energy_in_mask'), 2)}"
         )
+    rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
+    if rho is not None:
+        lines.append(f"- **Sanity check**: rank correlation with the maps of a weight-randomised model {rho:.2f}")
     curves = res.folder / "results" / "curves.png"
     if curves.is_file():
-        lines.append(f"\n![training curves of {md(entry['id'])}]({_link(curves, base)})")
+        lines.append(f"\n![training curves of {_alt(entry['id'])}]({_link(curves, base)})")
     panels = sorted((res.folder / "gradcam").glob("*_panel.png"))[:2]
     for panel in panels:
-        lines.append(f"\n![Grad-CAM {md(panel.stem)}]({_link(panel, base)})")
+        lines.append(f"\n![Grad-CAM panel {_alt(panel.stem)}]({_link(panel, base)})")
     if res.problems:
-        lines.append(f"- ⚠ unreadable results: {md('; '.join(res.problems))}")
+        lines.append(f"- unreadable results: {md('; '.join(res.problems))}")
     return lines + [""]
 
 
@@ -242,7 +253,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         counts[r.entry["status"]] = counts.get(r.entry["status"], 0) + 1
     stopped = counts.get("cancelled", 0) + counts.get("skipped", 0)
     lines = [
-        "# 📊 DenseNet121 Training Status Report",
+        "# DenseNet121 Training Status Report",
         "",
         f"**Generated**: {_when(now or time.time())}  ",
         f"**Status**: {_status(rows)}  ",
@@ -253,14 +264,14 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         "",
         "---",
         "",
-        "## 🏁 Overview",
+        "## Overview",
         "",
         "| Planned | Completed | Failed | Cancelled / skipped | Queued / running |",
         "|---|---|---|---|---|",
         f"| {len(rows)} | {counts.get('done', 0)} | {counts.get('failed', 0)} | {stopped} | "
         f"{counts.get('queued', 0) + counts.get('running', 0)} |",
         "",
-        "## 📈 Model performance (held-out test split)",
+        "## Model performance (held-out test split)",
         "",
     ]
     done = [r for r in rows if r.results is not None]
@@ -278,7 +289,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         for row in unscored:
             lines += _model_section(row, base)
     failed = [r for r in rows if r.entry["status"] == "failed"]
-    lines += ["## ❌ Failed models", ""]
+    lines += ["## Failed models", ""]
     if not failed:
         lines += ["None.", ""]
     for r in failed:
@@ -290,9 +301,9 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
             f"- **Hint**: {md(e.get('hint') or '')}",
             "",
         ]
-    lines += ["## 📊 Summary statistics", "", *_summary(rows), "", "## 📋 All jobs", "", *_results_table(rows), ""]
+    lines += ["## Summary statistics", "", *_summary(rows), "", "## All jobs", "", *_results_table(rows), ""]
     lines += [
-        "## 📁 Artifact locations",
+        "## Artifact locations",
         "",
         "```",
         f"{output.name}/",
@@ -303,7 +314,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         f"└── {REPORT_FILE}",
         "```",
         "",
-        "## 🔍 How to load a model and run Grad-CAM",
+        "## How to load a model and run Grad-CAM",
         "",
         "```python",
         "import keras",

@@ -195,3 +195,38 @@ def test_images_deleted_during_training_do_not_fail_the_job(synthetic_root: Path
 
     counts = Runner(config, [vandal]).run()
     assert deleted and counts["done"] == 1
+
+
+def _wait_for_epochs(out: Path, n: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 240
+    while sum(e.kind == "epoch_ended" for e in read_events(out / "events.jsonl")) < n:
+        assert proc.poll() is None and time.monotonic() < deadline, "the queue ended or stalled"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_once_finishes_the_batch_saves_and_exits_130(synthetic_root: Path, tmp_path: Path) -> None:
+    toml = tmp_path / "medcam.toml"
+    toml.write_text(QUEUE.format(root=synthetic_root))
+    out = tmp_path / "out"
+    proc = _start(toml)
+    _wait_for_epochs(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    jobs = json.loads((out / PROGRESS_FILE).read_text())["jobs"]
+    assert [j["status"] for j in jobs] == ["queued", "queued"]  # the interrupted job runs again
+    assert (out / ".partial" / "densenet121_pneumonia_long_models" / ".backup").is_dir()
+    assert not (out / ".medcam.lock").exists()
+    stopped = [e for e in read_events(out / "events.jsonl") if e.kind == "job_stopped"]
+    assert stopped and stopped[-1].status == "interrupted"
+
+
+def test_ctrl_c_twice_exits_at_once_with_whole_state(synthetic_root: Path, tmp_path: Path) -> None:
+    toml = tmp_path / "medcam.toml"
+    toml.write_text(QUEUE.format(root=synthetic_root))
+    out = tmp_path / "out"
+    proc = _start(toml)
+    _wait_for_epochs(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    json.loads((out / PROGRESS_FILE).read_text())  # whole, whatever instant it stopped at

@@ -1,8 +1,9 @@
 """Grad-CAM of one finished model: its test images, the selected overlay previewed in the terminal.
 
-The preview uses half-block characters (two pixels per cell, fore- and background colour), which
-every truecolor terminal shows; the exported PNGs carry the full resolution. The model loads and
-the maps are computed in thread workers, so TensorFlow never blocks the screen.
+The preview is textual-image's widget: real pixels where the terminal speaks the Kitty graphics
+protocol or Sixel, coloured half-cells elsewhere (it asks the terminal once, when first imported,
+before Textual starts). The exported PNGs carry the full resolution. The model loads and the maps
+are computed in thread workers, so TensorFlow never blocks the screen.
 """
 
 from __future__ import annotations
@@ -12,33 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from rich.color import Color
-from rich.style import Style
-from rich.text import Text
+from PIL import Image
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
-
-
-def half_blocks(rgb: np.ndarray, width: int, height: int) -> Text:
-    """An RGB image fitted into width × height cells, two pixel rows per cell."""
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    scale = min(width / w, 2 * height / h)
-    size = (max(1, int(w * scale)), max(2, int(h * scale) // 2 * 2))
-    pixels = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
-    text = Text()
-    for y in range(0, pixels.shape[0] - 1, 2):
-        for x in range(pixels.shape[1]):
-            top, bottom = pixels[y, x], pixels[y + 1, x]
-            text.append("▀", Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom)))
-        text.append("\n")
-    return text
+from textual_image.widget import Image as ImageWidget
 
 
 class GradCAMScreen(Screen[None]):
@@ -75,7 +57,7 @@ class GradCAMScreen(Screen[None]):
         with Horizontal():
             yield DataTable(id="gradcam-images", cursor_type="row", zebra_stripes=True)
             with Vertical(id="gradcam-right"):
-                yield Static("loading the model…", id="gradcam-preview")
+                yield ImageWidget(id="gradcam-preview")
                 yield Static("", id="gradcam-caption")
         yield Footer()
 
@@ -118,10 +100,10 @@ class GradCAMScreen(Screen[None]):
     def show_selected(self) -> None:
         index = self.selected()
         if index is not None and self.model is not None:
-            self.compute(index, self.query_one("#gradcam-preview").size)
+            self.compute(index)
 
     @work(thread=True, exclusive=True, group="gradcam-compute")
-    def compute(self, index: int, cells: Any) -> None:
+    def compute(self, index: int) -> None:
         from medcam_core.explain import Item, explain, load_original, overlay
         from medcam_core.gradcam import upsample
 
@@ -130,9 +112,7 @@ class GradCAMScreen(Screen[None]):
             self.cam, [Item(Path(row["path"]), int(row["label"]))], self.image_size, "predicted", self.threshold
         )
         gray = load_original(result.item.path)
-        picture = half_blocks(
-            overlay(gray, upsample(result.cam, *gray.shape)), max(10, cells.width), max(5, cells.height)
-        )
+        picture = Image.fromarray(overlay(gray, upsample(result.cam, *gray.shape)))
         explains = "positive" if result.target > 0 else "negative"
         caption = (
             f"{result.item.path.name} · true {'positive' if result.item.label else 'negative'} · "
@@ -140,9 +120,9 @@ class GradCAMScreen(Screen[None]):
         )
         self.app.call_from_thread(self._show, picture, caption, result)
 
-    def _show(self, picture: Text, caption: str, result: Any) -> None:
+    def _show(self, picture: Image.Image, caption: str, result: Any) -> None:
         self.current = result
-        self.query_one("#gradcam-preview", Static).update(picture)
+        self.query_one("#gradcam-preview", ImageWidget).image = picture
         self.query_one("#gradcam-caption", Static).update(caption)
 
     def action_toggle_layer(self) -> None:
