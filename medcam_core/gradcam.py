@@ -66,8 +66,10 @@ class GradCAM:
         else:
             raise GradCAMError("the model must end in Dense(1) or an Activation after a single logit")
         self._grad_model = keras.Model(model.inputs, [model.get_layer(layer).output, pre])
-        # traced once for throughput; eager skips the trace, cheaper for a handful of tiny images
-        self._signed = tf.function(self._signed_maps, reduce_retracing=True) if traced else self._signed_maps
+        # traced once for throughput (any batch size: the signature leaves it free, so a last partial
+        # batch does not retrace); eager skips the trace, cheaper for a handful of tiny images
+        signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        self._signed = tf.function(self._signed_maps, input_signature=signature) if traced else self._signed_maps
 
     def _logit(self, pre: tf.Tensor) -> tf.Tensor:
         if self._kernel is None:

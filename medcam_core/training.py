@@ -66,7 +66,8 @@ def compute_features(
     def forward(x: tf.Tensor) -> tf.Tensor:
         return split.frozen(x, training=False)
 
-    run = forward if eager else tf.function(forward, reduce_retracing=True)
+    signature = [tf.TensorSpec((None, *split.frozen.input_shape[1:]), tf.float32)]  # partial batches: no retrace
+    run = forward if eager else tf.function(forward, input_signature=signature)
     total = sum(len(s) for s in data.splits.values())
     done = 0
     out: dict[str, np.ndarray] = {}

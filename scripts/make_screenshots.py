@@ -56,7 +56,12 @@ async def shoot(root: Path) -> list[Path]:
         await pilot.press("b")
         await pilot.pause(0.5)
         save("model_browser")
-        await pilot.press("escape")
+        await pilot.press("g")
+        screen = app.screen
+        await wait_for(pilot, lambda: getattr(screen, "current", None) is not None, timeout=180)
+        await pilot.pause(0.5)
+        save("gradcam")
+        await pilot.press("escape", "escape")
         app.query_one("#failures").focus()
         await pilot.press("t")
         await pilot.pause(0.3)
