@@ -20,7 +20,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
-from textual_image.widget import Image as ImageWidget
+from textual_image.renderable import Image as _chosen_renderable
+from textual_image.renderable import UnicodeImage
+from textual_image.widget import HalfcellImage
+from textual_image.widget import Image as AutoImage
+
+# without a terminal to ask, textual-image falls back to monochrome characters: colour half-cells
+# show a heatmap far better
+ImageWidget = HalfcellImage if _chosen_renderable is UnicodeImage else AutoImage
 
 
 class GradCAMScreen(Screen[None]):
@@ -122,7 +129,7 @@ class GradCAMScreen(Screen[None]):
 
     def _show(self, picture: Image.Image, caption: str, result: Any) -> None:
         self.current = result
-        self.query_one("#gradcam-preview", ImageWidget).image = picture
+        self.query_one("#gradcam-preview").image = picture
         self.query_one("#gradcam-caption", Static).update(caption)
 
     def action_toggle_layer(self) -> None:
