@@ -43,19 +43,20 @@ patient_id = '^(p\\\\d+)_'
 """
 
 
-def _start(toml: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+def _start_queue(data: Path, tmp_path: Path) -> tuple[Path, Path, subprocess.Popen]:
+    """Write the two-job queue over `data` and start it headless: (config, output root, process)."""
+    toml = tmp_path / "medcam.toml"
+    toml.write_text(QUEUE.format(root=data))
+    proc = subprocess.Popen(
         [sys.executable, "-m", "medcam_tui.cli", "run", "--headless", "--config", str(toml)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return toml, tmp_path / "out", proc
 
 
 def test_kill_9_mid_job_resumes_from_the_last_epoch(synthetic_root: Path, tmp_path: Path) -> None:
-    toml = tmp_path / "medcam.toml"
-    toml.write_text(QUEUE.format(root=synthetic_root))
-    out = tmp_path / "out"
-    proc = _start(toml)
+    toml, out, proc = _start_queue(synthetic_root, tmp_path)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         ended = [e for e in read_events(out / "events.jsonl") if e.kind == "epoch_ended"]
@@ -205,10 +206,7 @@ def _wait_for_epochs(out: Path, n: int, proc: subprocess.Popen) -> None:
 
 
 def test_ctrl_c_once_finishes_the_batch_saves_and_exits_130(synthetic_root: Path, tmp_path: Path) -> None:
-    toml = tmp_path / "medcam.toml"
-    toml.write_text(QUEUE.format(root=synthetic_root))
-    out = tmp_path / "out"
-    proc = _start(toml)
+    toml, out, proc = _start_queue(synthetic_root, tmp_path)
     _wait_for_epochs(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
@@ -221,10 +219,7 @@ def test_ctrl_c_once_finishes_the_batch_saves_and_exits_130(synthetic_root: Path
 
 
 def test_ctrl_c_twice_exits_at_once_with_whole_state(synthetic_root: Path, tmp_path: Path) -> None:
-    toml = tmp_path / "medcam.toml"
-    toml.write_text(QUEUE.format(root=synthetic_root))
-    out = tmp_path / "out"
-    proc = _start(toml)
+    toml, out, proc = _start_queue(synthetic_root, tmp_path)
     _wait_for_epochs(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
