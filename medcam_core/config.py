@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.errors import ConfigError
+from medcam_core.recipe_catalog import RECIPE_KEYS, RECIPES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,7 +22,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-LAYOUTS = ("folder",)
+LEAK_POLICIES = ("error", "drop")
 MONITORS = ("val_loss", "val_auc", "val_accuracy")
 
 
@@ -58,17 +59,24 @@ BUILTIN_PRESETS: dict[str, Preset] = {
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where one dataset lives and how its folders map to the binary label."""
+    """Where one dataset lives, which recipe reads it, and how its classes map to the binary label."""
 
     name: str
     path: Path
-    positive: tuple[str, ...]
+    positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
-    layout: str = "folder"
+    recipe: str = "folder"
     patient_id: str | None = None
     max_per_class: int = 500
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     title: str = ""
+    leaks: str = "error"
+    table: str = ""
+    path_column: str = "path"
+    label_column: str = "label"
+    patient_column: str = ""
+    split_column: str = ""
+    body_parts: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -169,10 +177,13 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
 }
 
-_str_list = (
-    lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) and s for s in v),
-    'a non-empty list of class-folder names, e.g. ["PNEUMONIA"]',
-)
+
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) and s for s in v)
+
+
+_str_list = (_names, 'a non-empty list of class names (folders, findings or label values), e.g. ["PNEUMONIA"]')
+_column = (lambda v: isinstance(v, str) and v != "", "a column name of the CSV header")
 
 DATASET_RULES: dict[str, tuple[Check, str]] = {
     "name": (
@@ -182,7 +193,7 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
     "path": (lambda v: isinstance(v, str) and v != "", "the path of the dataset folder"),
     "positive": _str_list,
     "negative": _str_list,
-    "layout": (lambda v: v in LAYOUTS, f"one of {', '.join(LAYOUTS)}"),
+    "recipe": (lambda v: v in RECIPES, f"one of {', '.join(RECIPES)}"),
     "patient_id": (
         lambda v: isinstance(v, str) and _one_group_regex(v),
         "a regular expression with one group that captures the patient id from a file name",
@@ -195,8 +206,18 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
         "three fractions train/val/test that add up to 1, e.g. [0.7, 0.15, 0.15]",
     ),
     "title": (lambda v: isinstance(v, str), "a string"),
+    "leaks": (
+        lambda v: v in LEAK_POLICIES,
+        '"error" (refuse a patient or image on both sides of a split) or "drop" (drop it from train/val)',
+    ),
+    "table": (lambda v: isinstance(v, str) and v != "", "the CSV file, relative to the dataset path"),
+    "path_column": _column,
+    "label_column": _column,
+    "patient_column": _column,
+    "split_column": _column,
+    "body_parts": (_names, 'a non-empty list of MURA body parts, e.g. ["forearm", "humerus"]'),
 }
-DATASET_REQUIRED = ("name", "path", "positive")
+DATASET_REQUIRED = ("name", "path")
 
 EVALUATION_RULES: dict[str, tuple[Check, str]] = {
     "threshold": (lambda v: v in ("youden", "sensitivity"), '"youden" or "sensitivity"'),
@@ -212,6 +233,27 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
         "a non-empty list of preset names",
     ),
 }
+
+
+def _recipe_values(file: str, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill the recipe's defaults, and refuse keys the recipe would silently ignore.
+
+    A `positive` of the user's own drops the default `negative`: every other class is then negative.
+    """
+    name = values.get("recipe", "folder")
+    info = RECIPES[name]
+    for key in values:
+        if key in RECIPE_KEYS and key not in info.options:
+            used = ", ".join(sorted(info.options)) or "none"
+            raise ConfigError(file, f"{prefix}.{key}", f"not used by recipe {name!r} (it reads: {used})")
+    defaults = dict(info.defaults)
+    if "positive" in values:
+        defaults.pop("negative", None)
+    values = {**defaults, **values}
+    for key in (*DATASET_REQUIRED, *info.required):
+        if key not in values:
+            raise ConfigError(file, f"{prefix}.{key}", f"missing; expected {DATASET_RULES[key][1]}")
+    return values
 
 
 def _one_group_regex(v: str) -> bool:
@@ -285,18 +327,15 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         raise ConfigError(file, "datasets", "expected at least one [[datasets]] table")
     datasets = []
     for i, table in enumerate(raw_datasets):
-        values = _checked(file, f"datasets[{i}]", table, DATASET_RULES)
-        for key in DATASET_REQUIRED:
-            if key not in values:
-                raise ConfigError(file, f"datasets[{i}].{key}", f"missing; expected {DATASET_RULES[key][1]}")
-        overlap = set(values["positive"]) & set(values.get("negative", []))
+        values = _recipe_values(file, f"datasets[{i}]", _checked(file, f"datasets[{i}]", table, DATASET_RULES))
+        overlap = set(values.get("positive", ())) & set(values.get("negative", ()))
         if overlap:
             raise ConfigError(
                 file, f"datasets[{i}].negative", f"expected no class in both lists, got {sorted(overlap)}"
             )
         values["path"] = (base / Path(values["path"]).expanduser()).resolve()
-        values["positive"] = tuple(values["positive"])
-        values["negative"] = tuple(values.get("negative", ()))
+        for key in ("positive", "negative", "body_parts"):
+            values[key] = tuple(values.get(key, ()))
         if "split" in values:
             values["split"] = tuple(float(x) for x in values["split"])
         datasets.append(DatasetSpec(**values))

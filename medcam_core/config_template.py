@@ -38,45 +38,47 @@ target_sensitivity = 0.9
 bootstrap = 1000              # resamples for the 95% confidence intervals (patients when ids exist)
 confidence = 0.95
 
-# Each dataset: a folder with one sub-folder per class, optionally inside train/ val/ test/.
-# Missing splits are carved from train, grouped by patient when `patient_id` is given.
-# Classes in `positive` are label 1; `negative` (default: every other class) are label 0.
+# Each dataset names a `recipe` that knows the public dataset's layout as downloaded:
+#   folder            one sub-folder per class, optionally inside train/ val/ test/ (needs `positive`)
+#   csv               a table: `table`, `path_column`, `label_column`, optional `patient_column`, `split_column`
+#   kermany, nih-cardiomegaly, mura, knee-kl, osteoporosis: see the comments below
+# An official test split is kept as is; missing splits are carved from train, grouped by patient.
+# `positive` classes are label 1; `negative` (default: every other class) label 0.
+# A patient or an identical image on both sides of a split stops the job; `leaks = "drop"` drops it
+# from train/val instead (test never changes). Check a dataset first:  medcam-tui data check
 
 [[datasets]]
-name = "pneumonia"            # Kermany chest X-ray: chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}
+name = "pneumonia"            # Kermany: chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}; its 16-image val/ joins train
 path = "data/chest_xray"
-positive = ["PNEUMONIA"]
-negative = ["NORMAL"]
-patient_id = '^((?:NORMAL2-)?IM-\\d+|person\\d+)'
+recipe = "kermany"            # positive PNEUMONIA, negative NORMAL, patients from file names (personN, IM-xxxx)
+max_per_class = 500           # per class and split; a seeded random subset when there are more
+
+[[datasets]]
+name = "cardiomegaly"         # NIH ChestX-ray14: Data_Entry_2017.csv, images_001/images/ ... images_012/images/
+path = "data/nih-chestxray14"
+recipe = "nih-cardiomegaly"   # train_val_list.txt / test_list.txt give the official patient-disjoint split
+positive = ["Cardiomegaly"]   # findings; a row is positive when any is present
+negative = ["No Finding"]     # leave out to use every image without a positive finding
 max_per_class = 500
 
 [[datasets]]
-name = "cardiomegaly"         # NIH ChestX-ray14, sorted into one folder per class
-path = "data/cardiomegaly"
-positive = ["Cardiomegaly"]
-negative = ["No Finding"]
-patient_id = '^(\\d+)_'
-max_per_class = 500
-
-[[datasets]]
-name = "osteoporosis"         # knee X-rays: normal/ osteopenia/ osteoporosis/
+name = "osteoporosis"         # knee X-rays: normal/ osteopenia/ osteoporosis/ (names match in any case)
 path = "data/knee_osteoporosis"
+recipe = "osteoporosis"
 positive = ["osteoporosis"]
-negative = ["normal"]
+negative = ["normal"]         # osteopenia is left out; add it to one list to use it
 max_per_class = 500
 
 [[datasets]]
-name = "osteoarthritis"       # knee KL grades: {train,val,test}/{0,1,2,3,4}; positive = KL >= 2
+name = "osteoarthritis"       # knee KL grades: {train,val,test,auto_test}/{0,1,2,3,4}; auto_test/ is never used
 path = "data/knee_kl"
-positive = ["2", "3", "4"]
-negative = ["0", "1"]
+recipe = "knee-kl"            # positive = KL >= 2; set positive = ["3", "4"] for KL >= 3
 max_per_class = 500
 
 [[datasets]]
-name = "limbabnormalities"    # MURA forearm + humerus, sorted into one folder per class
-path = "data/mura_limb"
-positive = ["positive"]
-negative = ["negative"]
-patient_id = '^(patient\\d+)'
+name = "limbabnormalities"    # MURA-v1.1 with its CSVs; valid/ is the test split
+path = "data/MURA-v1.1"
+recipe = "mura"
+body_parts = ["forearm", "humerus"]
 max_per_class = 500
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -10,12 +11,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import assign_splits, discover
+from medcam_core.discovery import Sample, assign_splits, discover
 from medcam_core.errors import DataError
 from medcam_core.images import decode_many
+from medcam_core.leaks import audit
 from medcam_core.splits import SPLITS
 
 MIN_PER_CLASS = {"train": 2, "val": 1, "test": 1}
+
+
+def reason_kind(reason: str) -> str:
+    """`too small (8×8 px)` → `too small`: skip reasons grouped for counts, details kept in the log."""
+    return re.split(r"[:(]", reason, maxsplit=1)[0].strip()
 
 
 @dataclass
@@ -40,6 +47,9 @@ class LoadedDataset:
     splits: dict[str, Split]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    leaks: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {name: split.counts() for name, split in self.splits.items()}
@@ -48,7 +58,7 @@ class LoadedDataset:
         return {name: len(set(split.patients)) for name, split in self.splits.items()}
 
     def skipped_reasons(self) -> dict[str, int]:
-        return dict(Counter(reason.split(":")[0] for _, reason in self.skipped))
+        return dict(Counter(reason_kind(reason) for _, reason in self.skipped))
 
     def class_weight(self) -> dict[int, float]:
         """Balanced weights from the training split only, so test counts never leak in."""
@@ -63,28 +73,65 @@ def load_dataset(
     seed: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadedDataset:
-    """Discover, split and decode; DataError when a split would lack a class."""
+    """Discover, split, decode and audit; DataError when a split lacks a class or patients leak."""
+    data = inspect_dataset(spec, image_size, seed, progress)
+    if data.leaks and spec.leaks == "error":
+        raise DataError(leak_message(spec, data.leaks))
+    check_usable(spec, data.splits)
+    return data
+
+
+def inspect_dataset(
+    spec: DatasetSpec,
+    image_size: int,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedDataset:
+    """Everything `load_dataset` finds, leaks and too-small splits included, without refusing any."""
     start = time.perf_counter()
     found = discover(spec, seed)
     assign_splits(found.samples, spec.split, seed)
     paths = [s.path for s in found.samples]
-    images, kept, failed = decode_many(paths, image_size, progress)
-    skipped = list(found.skipped) + [(str(paths[i]), reason) for i, reason in failed]
-    samples = [found.samples[i] for i in kept]
-    splits: dict[str, Split] = {}
-    for name in SPLITS:
-        idx = [i for i, s in enumerate(samples) if s.split == name]
-        splits[name] = Split(
-            images=images[idx],
-            labels=np.array([samples[i].label for i in idx], dtype=np.float32),
-            paths=[str(samples[i].path) for i in idx],
-            patients=[samples[i].patient for i in idx],
-        )
-    _check_usable(spec, splits)
-    return LoadedDataset(spec, image_size, splits, skipped, time.perf_counter() - start)
+    decoded = decode_many(paths, image_size, progress)
+    skipped = list(found.skipped) + [(str(paths[i]), reason) for i, reason in decoded.skipped]
+    samples = [found.samples[i] for i in decoded.kept]
+    checked = audit(samples, decoded.hashes, spec.leaks == "drop", spec.path)
+    skipped += checked.skipped
+    images = decoded.images[checked.keep]
+    samples = [samples[i] for i in checked.keep]
+    splits = {name: _split(samples, images, name) for name in SPLITS}
+    return LoadedDataset(
+        spec,
+        image_size,
+        splits,
+        skipped,
+        time.perf_counter() - start,
+        found.notes,
+        checked.duplicates,
+        checked.leaks,
+    )
 
 
-def _check_usable(spec: DatasetSpec, splits: dict[str, Split]) -> None:
+def _split(samples: list[Sample], images: np.ndarray, name: str) -> Split:
+    idx = [i for i, s in enumerate(samples) if s.split == name]
+    return Split(
+        images=images[idx],
+        labels=np.array([samples[i].label for i in idx], dtype=np.float32),
+        paths=[str(samples[i].path) for i in idx],
+        patients=[samples[i].patient for i in idx],
+    )
+
+
+def leak_message(spec: DatasetSpec, leaks: list[str]) -> str:
+    shown = "; ".join(leaks[:3]) + (f"; and {len(leaks) - 3} more" if len(leaks) > 3 else "")
+    return (
+        f"dataset {spec.name!r}: {len(leaks)} leak(s) across splits ({shown}). Test scores would be inflated. "
+        'Set `leaks = "drop"` for this dataset to drop them from train/val (test is never changed), '
+        "or fix the folders."
+    )
+
+
+def check_usable(spec: DatasetSpec, splits: dict[str, Split]) -> None:
     for name, split in splits.items():
         counts = split.counts()
         for cls in ("positive", "negative"):

@@ -1,12 +1,13 @@
-"""Find the images of a folder-per-class dataset and give each a label, a patient and a split.
+"""Find a dataset's images, each with a label, a patient and a split, through the dataset's recipe.
 
-Layouts: `<root>/<class>/…` or `<root>/{train,val,test}/<class>/…` (class folders may nest).
-Synthetic lesion masks (`*.mask.png`) are ground truth, never training images.
+What every recipe shares lives here: listing image files, matching class names, capping each
+class, and carving the splits a layout lacks. Synthetic lesion masks (`*.mask.png`) are ground
+truth, never training images.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,29 +39,44 @@ class Sample:
 
 @dataclass
 class Discovered:
+    """Samples, files left out with a reason each, and dataset-level remarks for the user."""
+
     samples: list[Sample]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _split_folders(root: Path) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and child.name.lower() in SPLIT_ALIASES:
-            found.setdefault(SPLIT_ALIASES[child.name.lower()], child)
-    return found if "train" in found else {}
+def discover(spec: DatasetSpec, seed: int) -> Discovered:
+    """The recipe's samples, capped at `max_per_class` per class and source split."""
+    from medcam_core.recipes import FINDERS
+
+    if not spec.path.is_dir():
+        raise DataError(f"dataset folder not found: {spec.path}")
+    found = FINDERS[spec.recipe](spec)
+    found.samples = cap_per_class(found.samples, spec.max_per_class, np.random.default_rng(seed))
+    return found
 
 
-def _class_dirs(folder: Path) -> dict[str, Path]:
-    return {c.name: c for c in sorted(folder.iterdir()) if c.is_dir() and not c.name.startswith(".")}
+def cap_per_class(samples: list[Sample], limit: int, rng: np.random.Generator) -> list[Sample]:
+    """A seeded random subset of at most `limit` per (split, label), in the original order."""
+    pools: dict[tuple[str, int], list[int]] = {}
+    for i, s in enumerate(samples):
+        pools.setdefault((s.split, s.label), []).append(i)
+    keep: list[int] = []
+    for key in sorted(pools):
+        idx = pools[key]
+        keep.extend(idx if len(idx) <= limit else [idx[j] for j in rng.choice(len(idx), limit, replace=False)])
+    return [samples[i] for i in sorted(keep)]
 
 
-def _files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+def image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """Image files under `folder`, sorted; hidden and non-image files go to `skipped`."""
     out = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name.endswith(".mask.png"):
             continue
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+        if is_hidden(path.relative_to(folder)):
             skipped.append((str(path), "hidden file"))
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((str(path), f"not an image file extension ({path.suffix or 'none'})"))
@@ -69,45 +85,33 @@ def _files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
     return out
 
 
-def discover(spec: DatasetSpec, seed: int) -> Discovered:
-    """Labelled samples with split names, capped at `max_per_class` per class and split folder."""
-    root = spec.path
-    if not root.is_dir():
-        raise DataError(f"dataset folder not found: {root}")
-    splits = _split_folders(root)
-    pools = splits or {"": root}
-    patient_re = re.compile(spec.patient_id) if spec.patient_id else None
-    rng = np.random.default_rng(seed)
-    skipped: list[tuple[str, str]] = []
-    samples: list[Sample] = []
-    classes: set[str] = set()
-    for split, folder in pools.items():
-        class_dirs = _class_dirs(folder)
-        classes.update(class_dirs)
-        for name, cdir in class_dirs.items():
-            if name in spec.positive:
-                label = 1
-            elif not spec.negative or name in spec.negative:
-                label = 0
-            else:
-                continue
-            files = _files(cdir, skipped)
-            if len(files) > spec.max_per_class:
-                files = [files[i] for i in sorted(rng.choice(len(files), spec.max_per_class, replace=False))]
-            for path in files:
-                patient = _patient(path, patient_re)
-                samples.append(Sample(path, label, patient, split))
-    missing = [c for c in (*spec.positive, *spec.negative) if c not in classes]
-    if missing:
-        raise DataError(f"class folder(s) {missing} not found in {root}; found: {sorted(classes) or 'none'}")
-    return Discovered(samples, skipped, sorted(classes))
+def is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
 
 
-def _patient(path: Path, patient_re: re.Pattern[str] | None) -> str:
-    if patient_re is None:
-        return str(path)
-    match = patient_re.search(path.name)
-    return match.group(1) if match else str(path)
+def class_label(name: str, spec: DatasetSpec) -> int | None:
+    """1, 0, or None for a class the config leaves out; names match case-insensitively."""
+    key = name.casefold()
+    if key in {p.casefold() for p in spec.positive}:
+        return 1
+    if not spec.negative or key in {n.casefold() for n in spec.negative}:
+        return 0
+    return None
+
+
+def missing_classes(spec: DatasetSpec, found: Iterable[str]) -> list[str]:
+    have = {c.casefold() for c in found}
+    return [c for c in (*spec.positive, *spec.negative) if c.casefold() not in have]
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """`root/relative`, or None when the path would leave `root` (a table must not point elsewhere)."""
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root.resolve()) else None
+
+
+def split_name(value: str) -> str | None:
+    return SPLIT_ALIASES.get(value.strip().casefold())
 
 
 def assign_splits(samples: list[Sample], fractions: tuple[float, float, float], seed: int) -> None:

@@ -7,9 +7,12 @@ result (S×S bytes) is the cache the training pipeline reads from.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +42,26 @@ def to_gray_uint8(im: Image.Image) -> np.ndarray:
 
 def decode(path: Path, size: int) -> np.ndarray:
     """(size, size) uint8, or ImageSkipped with a one-line reason."""
+    return decode_bytes(read(path), size)
+
+
+def read(path: Path) -> bytes:
     try:
-        if os.path.getsize(path) == 0:
-            raise ImageSkipped("empty file (0 bytes)")
-        with Image.open(path) as im:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageSkipped(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageSkipped("empty file (0 bytes)")
+    return data
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_bytes(data: bytes, size: int) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
             w, h = im.size
             if min(w, h) < MIN_SIDE:
                 raise ImageSkipped(f"too small ({w}×{h} px)")
@@ -67,20 +86,31 @@ def decode(path: Path, size: int) -> np.ndarray:
         raise ImageSkipped(f"cannot decode: {exc}") from None
 
 
+@dataclass
+class Decoded:
+    images: np.ndarray
+    kept: list[int]
+    skipped: list[tuple[int, str]]
+    hashes: list[str]
+
+
 def decode_many(
     paths: Sequence[Path],
     size: int,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
-) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-    """Decode in parallel (PIL releases the GIL); return images, indices kept, (index, reason) skipped."""
+) -> Decoded:
+    """Decode in parallel (PIL releases the GIL): images and hashes of the files kept, and why others were not."""
     out = np.zeros((len(paths), size, size), dtype=np.uint8)
+    digests = [""] * len(paths)
     kept: list[int] = []
     skipped: list[tuple[int, str]] = []
 
     def one(i: int) -> tuple[int, str | None]:
         try:
-            out[i] = decode(paths[i], size)
+            data = read(paths[i])
+            digests[i] = content_hash(data)
+            out[i] = decode_bytes(data, size)
             return i, None
         except ImageSkipped as exc:
             return i, str(exc)
@@ -93,4 +123,4 @@ def decode_many(
                 skipped.append((i, reason))
             if progress and (done % 64 == 0 or done == len(paths)):
                 progress(done, len(paths))
-    return out[kept], kept, skipped
+    return Decoded(out[kept], kept, skipped, [digests[i] for i in kept])

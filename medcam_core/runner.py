@@ -80,7 +80,7 @@ def hint_for(stage: str, exc: BaseException) -> str:
     """One line telling the user what to try; the traceback is in the log."""
     name = type(exc).__name__
     if isinstance(exc, DataError):
-        return "check the dataset folder, its class folders and positive/negative in the config"
+        return "`medcam-tui data check` shows what the dataset holds; fix the folder or the dataset's config"
     if isinstance(exc, WeightsUnavailableError):
         return 'provide the weights file or set weights = "none"'
     if name == "TrainingDiverged":
@@ -343,6 +343,8 @@ class Runner:
             self._data_key = key
             for path, reason in self._data.skipped:
                 log.warning("dataset %s: skipped %s: %s", job.dataset.name, path, reason)
+            for note in self._data.notes:
+                self.emit(Notice("info", f"dataset {job.dataset.name!r}: {note}", job.id))
         data = self._data
         self.emit(
             DatasetLoaded(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from medcam_core import __version__
+from medcam_core.recipe_catalog import RECIPES
 
 DEFAULT_CONFIG = "medcam.toml"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -76,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gradcam.add_argument("--out", type=Path, help="output folder (default: MODEL_DIR/gradcam)")
 
+    data = sub.add_parser("data", help="inspect datasets without training (data check)")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    check = data_sub.add_parser(
+        "check",
+        help="count images, patients, skipped files, duplicates and leaks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check every dataset of the queue (./medcam.toml or --config), or one folder as\n"
+        "downloaded (PATH --recipe NAME), without training: images per class and split, patients per\n"
+        "split, files skipped and why, duplicate images (by content), and patients or images on both\n"
+        "sides of a split. Exit status: 0 clean, 1 warnings, 2 errors (training would refuse it).",
+        epilog="recipes:\n" + "\n".join(f"  {name:<18}{info.summary}" for name, info in RECIPES.items()),
+    )
+    check.add_argument("path", nargs="?", type=Path, help="a dataset folder to check on its own")
+    check.add_argument("--recipe", choices=list(RECIPES), help="how PATH is laid out (default: folder)")
+    check.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="queue file (when no PATH)")
+    check.add_argument("--positive", nargs="+", metavar="CLASS", help="classes that are label 1")
+    check.add_argument("--negative", nargs="+", metavar="CLASS", help="classes that are label 0 (default: the rest)")
+    check.add_argument("--table", metavar="CSV", help="csv recipe: the table, relative to PATH")
+    check.add_argument("--body-parts", nargs="+", metavar="PART", help="mura recipe: e.g. forearm humerus")
+    check.add_argument("--max-per-class", type=int, help="images per class and split to check (default 500)")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
     init = sub.add_parser("init", help="write a commented medcam.toml for the plan's 5 × 2 queue")
     init.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_CONFIG), help="where to write it")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -88,6 +111,19 @@ def main(argv: list[str] | None = None) -> int:
         from medcam_tui.commands import init_command
 
         return init_command(args.path, args.force)
+    if args.command == "data":
+        from medcam_tui.data_command import data_check_command
+
+        if args.path is None and (args.recipe or args.positive or args.negative or args.table or args.body_parts):
+            build_parser().error("--recipe and the class options describe a PATH; give one")
+        options = {
+            "positive": args.positive,
+            "negative": args.negative,
+            "table": args.table,
+            "body_parts": args.body_parts,
+            "max_per_class": args.max_per_class,
+        }
+        return data_check_command(args.path, args.recipe, options, args.config, args.json)
     if args.command == "gradcam":
         from medcam_tui.commands import gradcam_command
 

@@ -97,8 +97,9 @@ def test_decode_reads_every_format_and_skips_bad_files(tmp_path: Path) -> None:
     assert "empty" in reasons["empty.png"] and "too small" in reasons["tiny.png"]
 
     paths = [tmp_path / n for n in ("gray8.png", "empty.png", "rgba.png", "text.png")]
-    images, kept, skipped = decode_many(paths, 32)
-    assert images.shape == (2, 32, 32) and kept == [0, 2] and [i for i, _ in skipped] == [1, 3]
+    decoded = decode_many(paths, 32)
+    assert decoded.images.shape == (2, 32, 32) and decoded.kept == [0, 2]
+    assert [i for i, _ in decoded.skipped] == [1, 3] and len(set(decoded.hashes)) == 2
 
 
 def test_dataset_loads_with_patient_grouped_splits(synthetic_root: Path) -> None:
@@ -121,7 +122,8 @@ def test_split_folders_keep_official_test_and_carve_validation(tmp_path: Path) -
             folder = tmp_path / "chest" / split / cls
             folder.mkdir(parents=True)
             for i in range(n):
-                Image.fromarray(np.full((40, 40), i * 9, np.uint8)).save(folder / f"person{i}_{cls}.png")
+                pixels = np.random.default_rng([i, len(cls), len(split)]).integers(0, 255, (40, 40), np.uint8)
+                Image.fromarray(pixels).save(folder / f"person{i}_{cls}.png")
     (tmp_path / "chest" / "train" / "NORMAL" / ".DS_Store").write_bytes(b"\0")
     (tmp_path / "chest" / "train" / "NORMAL" / "notes.txt").write_text("x")
     spec = dataset_spec(tmp_path, "chest", positive=("PNEUMONIA",), patient_id=None)

@@ -1,0 +1,96 @@
+"""`medcam-tui data check`: the datasets of a queue, or one folder as downloaded, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from medcam_core.config import DatasetSpec, parse_config
+from medcam_core.data_check import EXIT, DatasetCheck, check_dataset
+from medcam_core.errors import ConfigError
+from medcam_core.recipe_catalog import RECIPES
+from medcam_tui.cli import EXIT_CONFIG
+from medcam_tui.commands import error, resolve_config
+
+SHOWN = 5
+FLAGS = {"positive": "--positive", "negative": "--negative", "table": "--table", "body_parts": "--body-parts"}
+
+
+def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec:
+    """One dataset from the command line, validated by the same rules as a config file."""
+    info = RECIPES[recipe]
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if key in FLAGS and key not in info.options:
+            raise ConfigError("data check", FLAGS[key], f"not used by --recipe {recipe}")
+    for key in info.required:
+        if key not in given and key not in info.defaults:
+            raise ConfigError("data check", FLAGS[key], f"needed by --recipe {recipe} ({info.summary})")
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", path.resolve().name).strip("-_") or "dataset"
+    table = {"name": name[:64], "path": str(path), "recipe": recipe, **given}
+    return parse_config({"datasets": [table]}, file="data check").datasets[0]
+
+
+def data_check_command(
+    path: Path | None, recipe: str | None, options: dict[str, Any], config_path: Path | None, as_json: bool
+) -> int:
+    try:
+        if path is not None:
+            specs, seed = [folder_spec(path, recipe or "folder", options)], 42
+        else:
+            config = resolve_config(config_path, None)
+            specs, seed = list(config.datasets), config.presets[config.order[0]].seed
+    except ConfigError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    console = Console(file=sys.stderr if as_json else sys.stdout)
+    checks = []
+    for spec in specs:
+        with console.status(f"checking {spec.name} ({spec.recipe}: {spec.path})…"):
+            checks.append(check_dataset(spec, seed))
+        if not as_json:
+            render(console, checks[-1])
+    if as_json:
+        print(json.dumps({"datasets": [c.to_json() for c in checks]}, indent=2))
+    return max(EXIT[c.status] for c in checks)
+
+
+def render(console: Console, check: DatasetCheck) -> None:
+    colour = {"ok": "green", "warning": "yellow", "error": "red"}[check.status]
+    table = Table(title=f"{check.name} — {check.recipe}: {escape(check.path)}", title_justify="left")
+    for column in ("split", "positive", "negative", "patients"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split, counts in check.splits.items():
+        table.add_row(split, *(str(counts[k]) for k in ("positive", "negative", "patients")))
+    if check.splits:
+        console.print(table)
+    else:
+        console.print(f"[bold]{check.name}[/] — {check.recipe}: {escape(check.path)}")
+    for note in check.notes:
+        console.print(f"  note: {escape(note)}")
+    if check.skipped:
+        reasons = ", ".join(f"{n} {r}" for r, n in check.skipped_reasons().items())
+        console.print(f"  [yellow]skipped {len(check.skipped)} file(s)[/]: {escape(reasons)}")
+        for item in check.skipped[:SHOWN]:
+            console.print(f"    {escape(item['path'])}: {escape(item['reason'])}")
+        if len(check.skipped) > SHOWN:
+            console.print(f"    … and {len(check.skipped) - SHOWN} more (--json lists them all)")
+    if check.duplicates:
+        console.print(
+            f"  [yellow]duplicate files: {check.duplicates}[/] (identical content; within a split one copy is kept)"
+        )
+    if check.leaks:
+        verb, style = ("dropped from train/val", "yellow") if check.leaks_dropped else ("refused by training", "red")
+        console.print(f"  [{style}]leaks across splits: {len(check.leaks)}[/] ({verb})")
+        for leak in check.leaks[:SHOWN]:
+            console.print(f"    {escape(leak)}")
+    for message in check.errors:
+        console.print(f"  [red]error:[/] {escape(message)}")
+    console.print(f"  [{colour}]{check.status}[/]\n")
