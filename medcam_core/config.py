@@ -117,6 +117,8 @@ class QueueConfig:
     output: Path = Path("new")
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     source: str = "<built-in>"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
 
     def jobs(self) -> list[Job]:
         """Dataset-major order, as in the plan: both presets of a dataset run back to back."""
@@ -231,6 +233,14 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
     "presets": (
         lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) for s in v),
         "a non-empty list of preset names",
+    ),
+    "intra_op_threads": (
+        lambda v: _is_int(v) and 0 <= v <= 1024,
+        "an integer ≥ 0: threads inside one TensorFlow op (0 = every core)",
+    ),
+    "inter_op_threads": (
+        lambda v: _is_int(v) and 0 <= v <= 1024,
+        "an integer ≥ 0: TensorFlow ops run at once (0 = TensorFlow's choice)",
     ),
 }
 
@@ -353,4 +363,6 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         output=output,
         evaluation=evaluation,
         source=file,
+        intra_op_threads=queue.get("intra_op_threads", 0),
+        inter_op_threads=queue.get("inter_op_threads", 0),
     )

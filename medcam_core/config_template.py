@@ -7,6 +7,8 @@ TEMPLATE = """# medcam-tui queue: every [[datasets]] entry is trained with every
 [queue]
 output = "new"                        # output root: one densenet121_<dataset>_<preset>_models/ per job
 presets = ["standard", "intensive"]   # order within each dataset
+intra_op_threads = 0                  # CPU threads inside one TensorFlow op; 0 = every core
+inter_op_threads = 0                  # TensorFlow ops run at once; 0 = TensorFlow's choice
 
 # Built-in presets; every key below may be overridden, and new [presets.NAME] tables added.
 [presets.standard]

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from medcam_core.discovery import Sample, assign_splits, discover
 from medcam_core.errors import DataError
 from medcam_core.images import decode_many
 from medcam_core.leaks import audit
+from medcam_core.records import RecordFile, Subset
 from medcam_core.splits import SPLITS
 
 MIN_PER_CLASS = {"train": 2, "val": 1, "test": 1}
@@ -27,7 +29,7 @@ def reason_kind(reason: str) -> str:
 
 @dataclass
 class Split:
-    images: np.ndarray
+    images: Subset
     labels: np.ndarray
     paths: list[str]
     patients: list[str]
@@ -72,9 +74,13 @@ def load_dataset(
     image_size: int,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
+    scratch: Path | None = None,
 ) -> LoadedDataset:
-    """Discover, split, decode and audit; DataError when a split lacks a class or patients leak."""
-    data = inspect_dataset(spec, image_size, seed, progress)
+    """Discover, split, decode and audit; DataError when a split lacks a class or patients leak.
+
+    Decoded images go to an unlinked file in `scratch` (default: the system temp folder).
+    """
+    data = inspect_dataset(spec, image_size, seed, progress, scratch)
     if data.leaks and spec.leaks == "error":
         raise DataError(leak_message(spec, data.leaks))
     check_usable(spec, data.splits)
@@ -86,20 +92,21 @@ def inspect_dataset(
     image_size: int,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
+    scratch: Path | None = None,
 ) -> LoadedDataset:
     """Everything `load_dataset` finds, leaks and too-small splits included, without refusing any."""
     start = time.perf_counter()
     found = discover(spec, seed)
     assign_splits(found.samples, spec.split, seed)
     paths = [s.path for s in found.samples]
-    decoded = decode_many(paths, image_size, progress)
+    decoded = decode_many(paths, image_size, progress, scratch=scratch)
     skipped = list(found.skipped) + [(str(paths[i]), reason) for i, reason in decoded.skipped]
     samples = [found.samples[i] for i in decoded.kept]
     checked = audit(samples, decoded.hashes, spec.leaks == "drop", spec.path)
     skipped += checked.skipped
-    images = decoded.images[checked.keep]
+    rows = [decoded.kept[i] for i in checked.keep]
     samples = [samples[i] for i in checked.keep]
-    splits = {name: _split(samples, images, name) for name in SPLITS}
+    splits = {name: _split(samples, decoded.images, rows, name) for name in SPLITS}
     return LoadedDataset(
         spec,
         image_size,
@@ -112,10 +119,10 @@ def inspect_dataset(
     )
 
 
-def _split(samples: list[Sample], images: np.ndarray, name: str) -> Split:
+def _split(samples: list[Sample], images: RecordFile, rows: list[int], name: str) -> Split:
     idx = [i for i, s in enumerate(samples) if s.split == name]
     return Split(
-        images=images[idx],
+        images=images.subset([rows[i] for i in idx]),
         labels=np.array([samples[i].label for i in idx], dtype=np.float32),
         paths=[str(samples[i].path) for i in idx],
         patients=[samples[i].patient for i in idx],

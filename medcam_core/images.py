@@ -2,7 +2,7 @@
 
 PIL rather than tf.image: it reads 8/16-bit, palette, RGBA and CMYK alike, and JPEG `draft`
 decodes big files at reduced scale. Each image is decoded and resized once per dataset; the uint8
-result (S×S bytes) is the cache the training pipeline reads from.
+result (S×S bytes) goes to scratch records the training pipeline reads from.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from medcam_core.records import RecordFile
 
 MIN_SIDE = 16
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -88,7 +90,7 @@ def decode_bytes(data: bytes, size: int) -> np.ndarray:
 
 @dataclass
 class Decoded:
-    images: np.ndarray
+    images: RecordFile
     kept: list[int]
     skipped: list[tuple[int, str]]
     hashes: list[str]
@@ -99,9 +101,13 @@ def decode_many(
     size: int,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    scratch: Path | None = None,
 ) -> Decoded:
-    """Decode in parallel (PIL releases the GIL): images and hashes of the files kept, and why others were not."""
-    out = np.zeros((len(paths), size, size), dtype=np.uint8)
+    """Decode in parallel (PIL releases the GIL) straight into scratch records, one row per path.
+
+    Rows of skipped files stay blank; `kept` says which rows hold an image, `hashes` their content.
+    """
+    out = RecordFile(len(paths), (size, size), "uint8", scratch)
     digests = [""] * len(paths)
     kept: list[int] = []
     skipped: list[tuple[int, str]] = []
@@ -110,7 +116,7 @@ def decode_many(
         try:
             data = read(paths[i])
             digests[i] = content_hash(data)
-            out[i] = decode_bytes(data, size)
+            out.write(i, decode_bytes(data, size)[None])
             return i, None
         except ImageSkipped as exc:
             return i, str(exc)
@@ -123,4 +129,4 @@ def decode_many(
                 skipped.append((i, reason))
             if progress and (done % 64 == 0 or done == len(paths)):
                 progress(done, len(paths))
-    return Decoded(out[kept], kept, skipped, [digests[i] for i in kept])
+    return Decoded(out, kept, skipped, [digests[i] for i in kept])

@@ -1,16 +1,31 @@
 """tf.data over decoded images or cached features: never numpy straight into `fit`.
 
-Images stay uint8 gray in memory (S×S bytes each); conversion to the 3-channel ImageNet-normalised
-float input happens per batch inside the pipeline, so memory holds a quarter-byte per input value.
+Sources are anything indexable by an index array with `shape` and `dtype` — scratch records on
+disk or numpy arrays — read one batch at a time, so memory holds a few batches, not the dataset.
+Images stay uint8 gray (S×S bytes each) until the pipeline turns each batch into the 3-channel
+ImageNet-normalised float input.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+
+class Indexable(Protocol):
+    shape: tuple[int, ...]
+    dtype: Any
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: Any) -> np.ndarray: ...
 
 
 def to_model_input(gray_uint8: tf.Tensor) -> tf.Tensor:
@@ -20,29 +35,36 @@ def to_model_input(gray_uint8: tf.Tensor) -> tf.Tensor:
     return keras.applications.densenet.preprocess_input(x)
 
 
-def _batched(ds: tf.data.Dataset, n: int, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
+def batches(values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+    """Batches read from `values` (and `labels`), reshuffled each epoch when `shuffle`, prefetched."""
+    n = len(values)
+    rng = np.random.default_rng(seed)
+    y = None if labels is None else np.asarray(labels, dtype=np.float32)
+
+    def generate() -> Iterator[Any]:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            yield values[index] if y is None else (values[index], y[index])
+
+    x_spec = tf.TensorSpec((None, *values.shape[1:]), tf.as_dtype(values.dtype))
+    spec = x_spec if y is None else (x_spec, tf.TensorSpec((None,), tf.float32))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
 
 
 def image_batches(
-    images: np.ndarray, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
+    images: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
 ) -> tf.data.Dataset:
+    ds = batches(images, labels, batch_size, shuffle, seed)
     if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(images)
-        ds = _batched(ds, len(images), batch_size, shuffle, seed).map(to_model_input, num_parallel_calls=AUTOTUNE)
+        ds = ds.map(to_model_input, num_parallel_calls=AUTOTUNE)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.float32)))
-        ds = _batched(ds, len(images), batch_size, shuffle, seed).map(
-            lambda x, y: (to_model_input(x), y), num_parallel_calls=AUTOTUNE
-        )
+        ds = ds.map(lambda x, y: (to_model_input(x), y), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
 def tensor_batches(
-    values: np.ndarray, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
+    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
 ) -> tf.data.Dataset:
-    parts = values if labels is None else (values, labels.astype(np.float32))
-    ds = tf.data.Dataset.from_tensor_slices(parts)
-    return _batched(ds, len(values), batch_size, shuffle, seed).prefetch(AUTOTUNE)
+    return batches(values, labels, batch_size, shuffle, seed).prefetch(AUTOTUNE)

@@ -31,6 +31,7 @@ from medcam_core.artifacts import (
 )
 from medcam_core.config import Job, QueueConfig
 from medcam_core.control import QueueControl
+from medcam_core.cpu_threads import apply_thread_settings
 from medcam_core.datasets import LoadedDataset, load_dataset
 from medcam_core.errors import ConfigError, DataError, MedcamError, WeightsUnavailableError
 from medcam_core.events import (
@@ -76,6 +77,9 @@ class JobStop(Exception):
         self.status, self.reason = status, reason
 
 
+SCRATCH_DIR = ".scratch"  # decoded images and frozen features, in files unlinked as soon as opened
+
+
 def hint_for(stage: str, exc: BaseException) -> str:
     """One line telling the user what to try; the traceback is in the log."""
     name = type(exc).__name__
@@ -119,6 +123,7 @@ class Runner:
         self.sinks = list(sinks)
         self.control = control or QueueControl()
         self.progress_path = self.output / PROGRESS_FILE
+        self.scratch = self.output / SCRATCH_DIR
         self.queue = JobQueue.resume(config, self.progress_path)
         self.queue.subscribe(self._persist)
         self.device = ""
@@ -183,10 +188,13 @@ class Runner:
         """Run every queued job; returns the final status counts."""
         start = time.perf_counter()
         self.output.mkdir(parents=True, exist_ok=True)
+        late = apply_thread_settings(self.config.intra_op_threads, self.config.inter_op_threads)
         self.preflight()
         self.device = describe_device()
         self._persist(self.queue.snapshot())
         self.emit(QueueStarted(self.queue.snapshot(), str(self.output), self.device, self.config.source))
+        if late:
+            self.emit(Notice("warning", late))
         for spec in self.config.datasets:
             if not spec.path.is_dir():
                 self.emit(
@@ -338,7 +346,7 @@ class Runner:
         if self._data is None or self._data_key != key:
             self._data = self._features = None
             self._data = load_dataset(
-                job.dataset, job.preset.image_size, job.preset.seed, self._progress(job.id, "load")
+                job.dataset, job.preset.image_size, job.preset.seed, self._progress(job.id, "load"), self.scratch
             )
             self._data_key = key
             for path, reason in self._data.skipped:
@@ -413,6 +421,7 @@ class Runner:
             self._progress(job.id, "features"),
             lambda: self.control.stop_requested(job.id) is not None,
             p.run_eagerly,
+            self.scratch,
         )
         if features is None:
             raise JobStop(*self.control.stop_requested(job.id))

@@ -24,6 +24,7 @@ from medcam_core.datasets import LoadedDataset
 from medcam_core.events import Event
 from medcam_core.model import FrozenSplit, compile_model
 from medcam_core.pipeline import image_batches, tensor_batches
+from medcam_core.records import RecordFile
 
 CHECKPOINT_FILE = "best_checkpoint.weights.h5"
 
@@ -34,10 +35,10 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class Features:
-    """Frozen-part outputs for each split of one dataset, shared by every preset that fits it."""
+    """Frozen-part outputs for each split of one dataset (scratch records on disk), shared by its presets."""
 
     key: tuple
-    by_split: dict[str, np.ndarray]
+    by_split: dict[str, RecordFile]
 
 
 @dataclass
@@ -56,11 +57,12 @@ def compute_features(
     progress: Callable[[int, int], None],
     should_stop: Callable[[], bool],
     eager: bool = False,
+    scratch: Path | None = None,
 ) -> Features | None:
     """One forward pass of the frozen part over every image; None when a stop was requested.
 
     Traced once (a graph lets TensorFlow fuse conv/BN/ReLU); `eager` skips the tracing, which only
-    pays off for a handful of tiny batches.
+    pays off for a handful of tiny batches. Each batch's output goes straight to scratch records.
     """
 
     def forward(x: tf.Tensor) -> tf.Tensor:
@@ -70,16 +72,18 @@ def compute_features(
     run = forward if eager else tf.function(forward, input_signature=signature)
     total = sum(len(s) for s in data.splits.values())
     done = 0
-    out: dict[str, np.ndarray] = {}
+    shape = tuple(int(d) for d in split.frozen.output_shape[1:])
+    out: dict[str, RecordFile] = {}
     for name, s in data.splits.items():
-        chunks = []
+        out[name] = records = RecordFile(len(s), shape, "float32", scratch)
+        start = 0
         for images in image_batches(s.images, None, batch_size, shuffle=False, seed=0):
             if should_stop():
                 return None
-            chunks.append(run(images).numpy())
+            records.write(start, run(images).numpy())
+            start += int(images.shape[0])
             done += int(images.shape[0])
             progress(done, total)
-        out[name] = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
     return Features(key, out)
 
 

@@ -88,3 +88,24 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "presets.standard.batch_size" in proc.stderr and str(path) in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_thread_settings_apply_in_a_fresh_process_and_say_so_when_too_late() -> None:
+    import subprocess
+    import sys
+
+    code = """
+from medcam_core.config import parse_config
+from medcam_core.cpu_threads import apply_thread_settings
+import tensorflow as tf
+config = parse_config({"queue": {"intra_op_threads": 1, "inter_op_threads": 2}, "datasets": [
+    {"name": "d", "path": ".", "positive": ["x"]}]})
+assert apply_thread_settings(config.intra_op_threads, config.inter_op_threads) is None
+assert tf.config.threading.get_intra_op_parallelism_threads() == 1
+assert tf.config.threading.get_inter_op_parallelism_threads() == 2
+tf.constant(1.0) + 1.0
+print(apply_thread_settings(3, 0))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "not applied: TensorFlow was already running" in proc.stdout

@@ -13,6 +13,7 @@ from medcam_core.datasets import load_dataset
 from medcam_core.discovery import discover
 from medcam_core.errors import DataError
 from medcam_core.images import ImageSkipped, decode, decode_many
+from medcam_core.records import RecordFile
 from medcam_core.splits import grouped_stratified_split
 from medcam_core.synthetic import TASKS, generate, mask_path, render
 from tests.conftest import dataset_spec
@@ -98,7 +99,8 @@ def test_decode_reads_every_format_and_skips_bad_files(tmp_path: Path) -> None:
 
     paths = [tmp_path / n for n in ("gray8.png", "empty.png", "rgba.png", "text.png")]
     decoded = decode_many(paths, 32)
-    assert decoded.images.shape == (2, 32, 32) and decoded.kept == [0, 2]
+    assert decoded.images.shape == (4, 32, 32) and decoded.kept == [0, 2]  # one row per path
+    assert (decoded.images[[2, 0]] == np.stack([decode(paths[2], 32), decode(paths[0], 32)])).all()
     assert [i for i, _ in decoded.skipped] == [1, 3] and len(set(decoded.hashes)) == 2
 
 
@@ -109,7 +111,7 @@ def test_dataset_loads_with_patient_grouped_splits(synthetic_root: Path) -> None
     patients = [set(s.patients) for s in data.splits.values()]
     assert not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
     for split in data.splits.values():
-        assert split.images.shape[1:] == (32, 32)
+        assert split.images.shape == (len(split), 32, 32)
         assert 0 < split.labels.mean() < 1
     weights = data.class_weight()
     y = data.splits["train"].labels
@@ -146,3 +148,17 @@ def test_missing_folder_and_single_class_are_data_errors(synthetic_root: Path, t
     one = replace(dataset_spec(tmp_path, "single"), positive=("pneumonia",))
     with pytest.raises(DataError, match="0 negative image"):
         load_dataset(one, 32, seed=0)
+
+
+def test_records_live_in_an_unlinked_file_and_read_back_in_any_order(tmp_path: Path) -> None:
+    records = RecordFile(5, (3, 2), "float32", tmp_path)
+    block = np.arange(5 * 6, dtype=np.float32).reshape(5, 3, 2)
+    records.write(1, block[1:4])
+    records.write(0, block[:1])
+    records.write(4, block[4:])
+    assert list(tmp_path.iterdir()) == []  # nothing left behind, even after a kill -9
+    assert (records[[4, 0, 1, 2]] == block[[4, 0, 1, 2]]).all()
+    assert records[[]].shape == (0, 3, 2)
+    assert (records.subset([3, 1])[[1, 0]] == block[[1, 3]]).all()
+    with pytest.raises(ValueError, match="does not fit"):
+        records.write(4, block[:2])

@@ -150,7 +150,7 @@ def test_faults_at_each_stage_fail_only_their_job(
 
     def poisoned(values, *args, **kwargs):
         if current.get("job") == "dnan_standard":
-            values = np.full_like(values, np.nan)
+            values = np.full(values.shape, np.nan, np.float32)
         return original_batches(values, *args, **kwargs)
 
     monkeypatch.setattr(training, "tensor_batches", poisoned)
