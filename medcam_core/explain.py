@@ -17,7 +17,7 @@ from PIL import Image
 
 from medcam_core.gradcam import CamBatch, GradCAM, upsample
 from medcam_core.images import decode, to_gray_uint8
-from medcam_core.pipeline import to_model_input
+from medcam_core.pipeline import Indexable, to_model_input
 from medcam_core.synthetic import mask_path
 
 DEFAULT_CMAP, DEFAULT_ALPHA = "jet", 0.4
@@ -81,13 +81,23 @@ def model_inputs(items: list[Item], size: int) -> np.ndarray:
 
 
 def explain(
-    cam: GradCAM, items: list[Item], size: int, target: str = "predicted", threshold: float = 0.5
+    cam: GradCAM,
+    items: list[Item],
+    size: int,
+    target: str = "predicted",
+    threshold: float = 0.5,
+    inputs: Indexable | None = None,
 ) -> list[Explained]:
-    """Maps for `items`, decoded a chunk at a time so memory does not grow with the test split."""
+    """Maps for `items`, a chunk at a time so memory does not grow with the test split.
+
+    `inputs`, aligned with `items`, are what `cam`'s model takes (cached frozen features for the
+    trainable head); without them each image is decoded for the full model.
+    """
     out: list[Explained] = []
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
-        batch: CamBatch = cam(model_inputs(chunk, size), target=target, threshold=threshold)
+        x = model_inputs(chunk, size) if inputs is None else inputs[np.arange(start, start + len(chunk))]
+        batch: CamBatch = cam(x, target=target, threshold=threshold)
         out += [
             Explained(item, batch.maps[i], float(batch.probabilities[i]), float(batch.targets[i]))
             for i, item in enumerate(chunk)

@@ -45,7 +45,16 @@ class CamBatch:
 class GradCAM:
     """`GradCAM(model, layer=None)(images, target="predicted", threshold=0.5)` → normalised maps."""
 
-    def __init__(self, model: keras.Model, layer: str | None = None, batch_size: int = 16, traced: bool = True) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        layer: str | None = None,
+        batch_size: int = 16,
+        traced: bool = True,
+        start: str | None = None,
+    ) -> None:
+        """`start` names a layer whose output the maps are computed from instead of the images: the
+        frozen-feature boundary, so cached features stand in for a forward pass of the frozen part."""
         usable = feature_layers(model)
         if not usable:
             raise GradCAMError("the model has no layer with a 4-D output to explain")
@@ -65,10 +74,14 @@ class GradCAM:
             pre, self._kernel, self._bias = head.input, None, None
         else:
             raise GradCAMError("the model must end in Dense(1) or an Activation after a single logit")
-        self._grad_model = keras.Model(model.inputs, [model.get_layer(layer).output, pre])
+        entry = model.inputs[0] if start is None else model.get_layer(start).output
+        try:
+            self._grad_model = keras.Model(entry, [model.get_layer(layer).output, pre])
+        except ValueError:
+            raise GradCAMError(f"layer {layer!r} does not come after {start!r}") from None
         # traced once for throughput (any batch size: the signature leaves it free, so a last partial
         # batch does not retrace); eager skips the trace, cheaper for a handful of tiny images
-        signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        signature = [tf.TensorSpec((None, *entry.shape[1:]), tf.float32)]
         self._signed = tf.function(self._signed_maps, input_signature=signature) if traced else self._signed_maps
 
     def _logit(self, pre: tf.Tensor) -> tf.Tensor:

@@ -276,7 +276,10 @@ class Runner:
                 "skipped": len(data.skipped),
             }
             stage = self._stage(job, "explain")
-            metrics["gradcam"] = self._explain(job, built.model, predictions, metrics["threshold"]["value"], work)
+            cached = (split, features.by_split["test"]) if features is not None else None
+            metrics["gradcam"] = self._explain(
+                job, built.model, predictions, metrics["threshold"]["value"], work, cached
+            )
             stage = self._stage(job, "save")
             self._save(job, built.model, work, metrics, predictions, result.history, data)
             shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
@@ -456,8 +459,14 @@ class Runner:
         ]
         return metrics, rows
 
-    def _explain(self, job: Job, model: Any, predictions: list, threshold: float, work: Path) -> dict[str, Any]:
-        """Localisation figures on test positives with masks, and example panels for the report."""
+    def _explain(
+        self, job: Job, model: Any, predictions: list, threshold: float, work: Path, cached: tuple | None
+    ) -> dict[str, Any]:
+        """Localisation figures on test positives with masks, and example panels for the report.
+
+        With cached features (`cached` = frozen split, test features) the maps start from the features:
+        the frozen layers already ran once for this dataset, and what follows is the model itself.
+        """
         from medcam_core.explain import (
             PLAN_LAYER,
             Item,
@@ -470,17 +479,27 @@ class Runner:
         from medcam_core.gradcam import GradCAM, feature_layers
 
         size = job.preset.image_size
-        test = [p for p in predictions if p["split"] == "test" and Path(p["path"]).is_file()]  # files can vanish
-        positives = [Item(Path(p["path"]), 1) for p in test if p["label"] == 1]
+        test = [p for p in predictions if p["split"] == "test"]
+        present = [i for i, p in enumerate(test) if Path(p["path"]).is_file()]  # files can vanish
+        positives = [i for i in present if test[i]["label"] == 1]
         usable = feature_layers(model)
         default = usable[-1]
         layers = [default] + ([PLAN_LAYER] if PLAN_LAYER in usable else [])
+        start, features = None, None
+        if cached is not None and set(layers) <= set(feature_layers(cached[0].head)):
+            start, features = cached[0].boundary, cached[1]
+
+        def run(cam: GradCAM, rows: list[int], target: str) -> list:
+            items = [Item(Path(test[i]["path"]), int(test[i]["label"])) for i in rows]
+            inputs = features.subset(rows) if features is not None else None
+            return explain(cam, items, size, target=target, threshold=threshold, inputs=inputs)
+
         out: dict[str, Any] = {"default_layer": default, "target": "positive", "layers": {}}
         traced = not job.preset.run_eagerly
-        cams = {layer: GradCAM(model, layer, traced=traced) for layer in layers}
+        cams = {layer: GradCAM(model, layer, traced=traced, start=start) for layer in layers}
         default_results = []
         for layer, cam in cams.items():
-            results = explain(cam, positives, size, target="positive")
+            results = run(cam, positives, "positive")
             if layer == default:
                 default_results = results
             figures = localisation(results)
@@ -492,8 +511,9 @@ class Runner:
             out["randomised_weights_rank_correlation"] = randomisation_check(
                 model, default, [r.item for r in sample], size, np.stack([r.cam for r in sample]), traced
             )
-        examples = pick_examples(test, threshold)
-        for result in explain(cams[default], examples, size, target="predicted", threshold=threshold):
+        index = {test[i]["path"]: i for i in present}
+        examples = [index[str(item.path)] for item in pick_examples([test[i] for i in present], threshold)]
+        for result in run(cams[default], examples, "predicted"):
             export(result, work / "gradcam", default, threshold)
         out["examples"] = len(examples)
         return out

@@ -15,7 +15,7 @@ from medcam_core.control import QueueControl
 from medcam_core.errors import WeightsUnavailableError
 from medcam_core.events import BatchProgress, EpochEnded, EpochStarted
 from medcam_core.model import apply_trainable, build_model, compile_model, resolve_weights, split_frozen
-from medcam_core.pipeline import image_batches, tensor_batches
+from medcam_core.pipeline import image_batches, tensor_batches, to_model_input
 from tests.conftest import tiny_preset
 
 
@@ -195,3 +195,21 @@ def test_precise_bn_sets_moving_statistics_to_training_set_averages() -> None:
     np.testing.assert_allclose(bn.moving_variance.numpy(), per_batch_var, rtol=1e-4)
     assert bn.momentum == 0.99
     assert recalibrate_batchnorm(frozen, batches) == 0  # frozen BatchNorm keeps its statistics
+
+
+def test_gradcam_from_cached_features_equals_gradcam_from_images() -> None:
+    from medcam_core.gradcam import GradCAM, GradCAMError
+
+    model = build_model(tiny_preset(image_size=64), None).model
+    split, _ = split_frozen(model)
+    gray = np.random.default_rng(3).integers(0, 256, (4, 64, 64), dtype=np.uint8)
+    x = np.asarray(to_model_input(gray))
+    features = split.frozen(x, training=False).numpy()
+    for layer in ("relu", "conv5_block16_2_conv"):
+        full = GradCAM(model, layer, traced=False)(x)
+        head = GradCAM(model, layer, traced=False, start=split.boundary)(features)
+        assert full.maps.shape == (4, 2, 2) and full.maps.any()
+        np.testing.assert_allclose(head.maps, full.maps, atol=1e-4)
+        np.testing.assert_allclose(head.probabilities, full.probabilities, rtol=1e-5, atol=1e-6)
+    with pytest.raises(GradCAMError, match="does not come after"):
+        GradCAM(model, "conv5_block1_0_bn", start=split.boundary)
