@@ -23,6 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LEAK_POLICIES = ("error", "drop")
+EXECUTORS = ("local", "ray")
 MONITORS = ("val_loss", "val_auc", "val_accuracy")
 
 
@@ -119,6 +120,11 @@ class QueueConfig:
     source: str = "<built-in>"
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    executor: str = "local"
+    parallel: int = 1
+    ray_address: str = ""
+    cpus_per_job: float = 1.0
+    gpus_per_job: float | None = None
 
     def jobs(self) -> list[Job]:
         """Dataset-major order, as in the plan: both presets of a dataset run back to back."""
@@ -242,6 +248,11 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
         lambda v: _is_int(v) and 0 <= v <= 1024,
         "an integer ≥ 0: TensorFlow ops run at once (0 = TensorFlow's choice)",
     ),
+    "executor": (lambda v: v in EXECUTORS, '"local" (this machine) or "ray" (a Ray instance or cluster)'),
+    "parallel": (lambda v: _is_int(v) and 1 <= v <= 1024, "an integer ≥ 1: jobs run at once"),
+    "ray_address": (lambda v: isinstance(v, str), 'a Ray address such as "head:6379", or "" for a local instance'),
+    "cpus_per_job": (lambda v: _is_num(v) and v > 0, "a number > 0: CPUs each Ray task asks for"),
+    "gpus_per_job": (lambda v: _is_num(v) and v >= 0, "a number ≥ 0: GPUs each Ray task asks for (default 1 if any)"),
 }
 
 
@@ -365,4 +376,9 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         source=file,
         intra_op_threads=queue.get("intra_op_threads", 0),
         inter_op_threads=queue.get("inter_op_threads", 0),
+        executor=queue.get("executor", "local"),
+        parallel=queue.get("parallel", 1),
+        ray_address=queue.get("ray_address", ""),
+        cpus_per_job=float(queue.get("cpus_per_job", 1.0)),
+        gpus_per_job=float(queue["gpus_per_job"]) if "gpus_per_job" in queue else None,
     )

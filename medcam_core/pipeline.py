@@ -8,8 +8,6 @@ ImageNet-normalised float input.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 import keras
@@ -36,21 +34,26 @@ def to_model_input(gray_uint8: tf.Tensor) -> tf.Tensor:
 
 
 def batches(values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """Batches read from `values` (and `labels`), reshuffled each epoch when `shuffle`, prefetched."""
+    """Batches read from `values` (and `labels`), reshuffled each epoch when `shuffle`.
+
+    Indices are shuffled and batched in tf.data; each batch is then read by index in a parallel
+    map, so reads overlap with each other and with training.
+    """
     n = len(values)
-    rng = np.random.default_rng(seed)
     y = None if labels is None else np.asarray(labels, dtype=np.float32)
+    x_dtype, x_shape = tf.as_dtype(values.dtype), (None, *values.shape[1:])
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
 
-    def generate() -> Iterator[Any]:
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
-            yield values[index] if y is None else (values[index], y[index])
+    def read(index: tf.Tensor) -> Any:
+        if y is None:
+            x = tf.numpy_function(lambda i: values[i], [index], x_dtype, stateful=False)
+            return tf.ensure_shape(x, x_shape)
+        x, batch_y = tf.numpy_function(lambda i: (values[i], y[i]), [index], (x_dtype, tf.float32), stateful=False)
+        return tf.ensure_shape(x, x_shape), tf.ensure_shape(batch_y, (None,))
 
-    x_spec = tf.TensorSpec((None, *values.shape[1:]), tf.as_dtype(values.dtype))
-    spec = x_spec if y is None else (x_spec, tf.TensorSpec((None,), tf.float32))
-    ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
-    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
+    return ds.batch(batch_size).map(read, num_parallel_calls=AUTOTUNE)
 
 
 def image_batches(

@@ -7,6 +7,7 @@ kept for the next job when it trains the same dataset (the plan's two presets ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -98,6 +99,12 @@ def hint_for(stage: str, exc: BaseException) -> str:
     return "see the traceback in medcam.log in the output folder"
 
 
+def gpu_count() -> int:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
 def describe_device() -> str:
     import tensorflow as tf
 
@@ -117,12 +124,13 @@ class Runner:
         sinks: Iterable[Sink] = (),
         control: QueueControl | None = None,
         progress_throttle_s: float = 0.1,
+        progress_path: Path | None = None,
     ) -> None:
         self.config = config
         self.output = config.output
         self.sinks = list(sinks)
         self.control = control or QueueControl()
-        self.progress_path = self.output / PROGRESS_FILE
+        self.progress_path = progress_path or self.output / PROGRESS_FILE
         self.scratch = self.output / SCRATCH_DIR
         self.queue = JobQueue.resume(config, self.progress_path)
         self.queue.subscribe(self._persist)
@@ -200,6 +208,18 @@ class Runner:
                 self.emit(
                     Notice("warning", f"dataset {spec.name!r}: folder not found: {spec.path}; its jobs will fail")
                 )
+        if self.config.executor == "local" and self.config.parallel == 1:
+            self._run_here()
+        else:
+            from medcam_core.remote_jobs import RemoteJobs, make_transport
+
+            RemoteJobs(self, make_transport(self.config, gpu_count()), self.config.parallel).run()
+        self._data = self._features = None
+        counts = self.queue.counts()
+        self.emit(QueueFinished(counts, time.perf_counter() - start, interrupted=self.control.quitting))
+        return counts
+
+    def _run_here(self) -> None:
         while not self.control.quitting:
             self.control.wait_while_paused()
             if self.control.quitting:
@@ -208,10 +228,15 @@ class Runner:
             if entry is None:
                 break
             self._run_job(self.config.job_by_id(entry.id))
-        self._data = self._features = None
-        counts = self.queue.counts()
-        self.emit(QueueFinished(counts, time.perf_counter() - start, interrupted=self.control.quitting))
-        return counts
+
+    def run_job(self, job: Job) -> None:
+        """One job outside the queue loop: what a worker process runs for a remote executor."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        late = apply_thread_settings(self.config.intra_op_threads, self.config.inter_op_threads)
+        if late:
+            self.emit(Notice("warning", late, job.id))
+        self.device = describe_device()
+        self._run_job(job)
 
     def preflight(self) -> None:
         """Check once, before any job, what would fail every job alike (pretrained weights)."""
@@ -563,4 +588,5 @@ class Runner:
             shutil.rmtree(work, ignore_errors=True)
         partial = self.output / PARTIAL_DIR
         if partial.is_dir() and not any(partial.iterdir()):
-            partial.rmdir()
+            with contextlib.suppress(OSError):  # another worker may just have started a job there
+                partial.rmdir()

@@ -26,6 +26,14 @@ def _queue_options(parser: argparse.ArgumentParser, sub: bool = False) -> None:
     parser.add_argument(
         "--paused", action="store_true", help="open the UI without starting the queue (p starts it)", **unset
     )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="where jobs run: this machine (default) or Ray (pip install 'medcam-tui[ray]')",
+        **unset,
+    )
+    parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: a local Ray)", **unset)
+    parser.add_argument("--parallel", type=int, metavar="N", help="jobs at once (default 1)", **unset)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,15 +140,22 @@ def main(argv: list[str] | None = None) -> int:
         from medcam_tui.commands import report_command
 
         return report_command(args.report_output or args.output, args.config, args.to)
+    overrides = {
+        key: value
+        for key, value in (("executor", args.executor), ("ray_address", args.address), ("parallel", args.parallel))
+        if value is not None
+    }
+    if overrides.get("parallel", 1) < 1:
+        build_parser().error("--parallel must be at least 1")
     if args.command == "run" and args.headless:
         from medcam_tui.commands import run_headless
 
-        return run_headless(args.config, args.output)
+        return run_headless(args.config, args.output, overrides)
     from medcam_tui.commands import attach_tui, run_tui
 
     if args.attach is not None:
         return attach_tui(args.attach)
-    return run_tui(args.config, args.output, paused=args.paused)
+    return run_tui(args.config, args.output, paused=args.paused, overrides=overrides)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,23 @@ def error(message: str) -> None:
     print(f"medcam-tui: error: {message}", file=sys.stderr)
 
 
-def resolve_config(config_path: Path | None, output: Path | None) -> QueueConfig:
-    """The explicit file, else ./medcam.toml, else the built-in demo (data generated on first use)."""
+def resolve_config(
+    config_path: Path | None, output: Path | None, overrides: dict[str, Any] | None = None
+) -> QueueConfig:
+    """The explicit file, else ./medcam.toml, else the built-in demo (data generated on first use);
+    `overrides` are queue settings given on the command line (executor, parallel, address)."""
     from dataclasses import replace
 
     if config_path is None and Path(DEFAULT_CONFIG).is_file():
         config_path = Path(DEFAULT_CONFIG)
     if config_path is not None:
         config = load_config(config_path)
-        return replace(config, output=output.resolve()) if output else config
-    from medcam_core.demo import demo_config
+        config = replace(config, output=output.resolve()) if output else config
+    else:
+        from medcam_core.demo import demo_config
 
-    return demo_config(output or Path("new"))
+        config = demo_config(output or Path("new"))
+    return replace(config, **(overrides or {}))
 
 
 def init_command(path: Path, force: bool) -> int:
@@ -69,9 +74,9 @@ def setup_logging(output: Path, name: str = LOG_FILE) -> Path:
     return log_path
 
 
-def run_headless(config_path: Path | None, output: Path | None) -> int:
+def run_headless(config_path: Path | None, output: Path | None, overrides: dict[str, Any] | None = None) -> int:
     try:
-        config = resolve_config(config_path, output)
+        config = resolve_config(config_path, output, overrides)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_CONFIG
@@ -145,10 +150,12 @@ def _locked_runner(config: QueueConfig, sinks: list) -> tuple[Any, Any, Any] | N
     return Runner(config, [events, *sinks], QueueControl()), events, lock
 
 
-def run_tui(config_path: Path | None, output: Path | None, paused: bool) -> int:
+def run_tui(
+    config_path: Path | None, output: Path | None, paused: bool, overrides: dict[str, Any] | None = None
+) -> int:
     """The Textual app on a live queue; TensorFlow loads later, inside the queue's worker."""
     try:
-        config = resolve_config(config_path, output)
+        config = resolve_config(config_path, output, overrides)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_CONFIG

@@ -58,14 +58,29 @@ class ConsoleSink:
         )
         self._task: int | None = None
         self._results: list[tuple[str, str, str]] = []
+        self._running: set[str] = set()
+        self._parallel = False
+        self._prefix = ""
 
     def __call__(self, event: Event) -> None:
+        """With several jobs at once (a parallel executor) lines carry the job id and bars are off."""
         with self._lock:
+            job_id = getattr(event, "job_id", None)
+            if event.kind == "job_started":
+                self._running.add(job_id)
+                self._parallel = self._parallel or len(self._running) > 1
+            shown = job_id and self._parallel and event.kind != "job_started"
+            self._prefix = f"[dim]{job_id}[/] " if shown else ""
             handler = getattr(self, f"_on_{event.kind}", None)
             if handler is not None:
                 handler(event)
+            if event.kind in ("job_finished", "job_failed", "job_stopped"):
+                self._running.discard(job_id)
 
     def _bar(self, description: str, total: int) -> None:
+        if self._parallel:
+            self._end_bar()
+            return
         if self._task is None:
             self._progress.start()
             self._task = self._progress.add_task(description, total=total, extra="")
@@ -79,6 +94,8 @@ class ConsoleSink:
             self._task = None
 
     def _print(self, *args: object) -> None:
+        if self._prefix and args and isinstance(args[0], str):
+            args = (self._prefix + args[0].lstrip(" "), *args[1:])
         self._progress.console.print(*args, highlight=False)
 
     def _on_queue_started(self, e: QueueStarted) -> None:
@@ -96,7 +113,8 @@ class ConsoleSink:
         label = {"load": "decoding images", "features": "frozen features"}.get(e.stage, e.stage)
         if self._task is None or self._progress.tasks[0].description != label:
             self._bar(label, e.total)
-        self._progress.update(self._task, completed=e.done)
+        if self._task is not None:
+            self._progress.update(self._task, completed=e.done)
         if e.done >= e.total:
             self._end_bar()
 

@@ -1,0 +1,283 @@
+"""Several jobs at once, each in its own process: spawned locally (`--parallel N`) or as Ray tasks.
+
+The job is the unit of scale: a worker runs one job through the very stages of the local runner
+and sends its events back as JSON lines; the driver applies them to the queue state (one writer of
+the progress file) and hands them to the usual sinks, so the event log, console and TUI see every
+job as if it ran here. Per job, events keep their order (one FIFO per queue). A worker that dies
+fails its job and keeps its partial work, so a retry resumes it; a cancel or skip kills the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue as stdlib_queue
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from medcam_core.artifacts import PARTIAL_DIR
+from medcam_core.config import Job, QueueConfig
+from medcam_core.errors import ConfigError
+from medcam_core.events import Event, JobFailed, JobFinished, JobStarted, JobStopped, Notice, StageStarted
+from medcam_core.queue_state import DONE, FAILED, RUNNING
+
+if TYPE_CHECKING:
+    from medcam_core.runner import Runner
+
+log = logging.getLogger(__name__)
+WORKER_PROGRESS = "worker-{job}.json"
+
+
+def run_job_in_worker(config: QueueConfig, job_id: str, send: Callable[[str], None]) -> None:
+    """The body of every worker: one job, the local runner's stages, events out as JSON."""
+    from medcam_core.runner import SCRATCH_DIR, Runner
+
+    job = config.job_by_id(job_id)
+    send(Notice("info", f"{job_id} runs in process {os.getpid()} on {socket.gethostname()}", job_id).to_json())
+    single = replace(config, datasets=(job.dataset,), presets={job.preset.name: job.preset}, order=(job.preset.name,))
+    private = config.output / SCRATCH_DIR / WORKER_PROGRESS.format(job=job_id)  # the driver's file is the queue's
+    runner = Runner(single, [lambda event: send(event.to_json())], progress_path=private)
+    try:
+        runner.run_job(job)
+    finally:
+        private.unlink(missing_ok=True)
+
+
+def _process_entry(config: QueueConfig, job_id: str, events: Any, gpu: str | None) -> None:
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before TensorFlow is imported in this process
+    run_job_in_worker(config, job_id, events.put)
+
+
+def _ray_entry(config: QueueConfig, job_id: str, events: Any) -> None:
+    run_job_in_worker(config, job_id, events.put)
+
+
+class Transport(Protocol):
+    def submit(self, config: QueueConfig, job_id: str, slot: int) -> Any: ...
+
+    def finished(self, handle: Any) -> str | None | bool:
+        """False while running; then None for a clean exit, or what went wrong."""
+
+    def kill(self, handle: Any) -> None: ...
+
+    def drain(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+class ProcessTransport:
+    """Spawned processes on this machine; with GPUs, job slot k sees only GPU k."""
+
+    def __init__(self, gpus: int) -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self._manager = self._ctx.Manager()  # a proxy queue survives a producer killed mid-put
+        self._events = self._manager.Queue()
+        self._gpus = gpus
+
+    def submit(self, config: QueueConfig, job_id: str, slot: int) -> Any:
+        gpu = str(slot % self._gpus) if self._gpus else None
+        process = self._ctx.Process(target=_process_entry, args=(config, job_id, self._events, gpu), daemon=True)
+        process.start()
+        return process
+
+    def finished(self, handle: Any) -> str | None | bool:
+        if handle.is_alive():
+            return False
+        return None if handle.exitcode == 0 else f"the worker process exited with code {handle.exitcode}"
+
+    def kill(self, handle: Any) -> None:
+        handle.kill()
+        handle.join(10)
+
+    def drain(self) -> list[str]:
+        lines = []
+        while True:
+            try:
+                lines.append(self._events.get_nowait())
+            except stdlib_queue.Empty:
+                return lines
+
+    def close(self) -> None:
+        self._manager.shutdown()
+
+
+class RayTransport:
+    """Ray tasks on a local instance or a cluster; each task asks for its CPUs and GPUs."""
+
+    def __init__(self, config: QueueConfig, cpus_per_job: float, gpus_per_job: float) -> None:
+        try:
+            import ray
+            from ray.util.queue import Queue
+        except ImportError:
+            raise ConfigError(
+                config.source, "queue.executor", "the ray executor needs Ray: pip install 'medcam-tui[ray]'"
+            ) from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            address = config.ray_address or None
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+                raise ConfigError(config.source, "queue.ray_address", f"cannot start or reach {where}: {exc}") from None
+        self._events = Queue()
+        self._task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_calls=1, max_retries=0)(_ray_entry)
+
+    def submit(self, config: QueueConfig, job_id: str, slot: int) -> Any:
+        return self._task.remote(config, job_id, self._events)
+
+    def finished(self, handle: Any) -> str | None | bool:
+        ready, _ = self._ray.wait([handle], timeout=0)
+        if not ready:
+            return False
+        try:
+            self._ray.get(handle)
+        except Exception as exc:  # a dead worker or node: the job fails, the queue goes on
+            return f"the Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return None
+
+    def kill(self, handle: Any) -> None:
+        self._ray.cancel(handle, force=True)
+
+    def drain(self) -> list[str]:
+        size = self._events.qsize()
+        return self._events.get_nowait_batch(size) if size else []
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+
+class RemoteJobs:
+    """The driver: keeps up to `parallel` workers busy and turns their events into queue state."""
+
+    def __init__(self, runner: Runner, transport: Transport, parallel: int, poll_s: float = 0.05) -> None:
+        self.runner, self.transport, self.parallel, self.poll_s = runner, transport, parallel, poll_s
+        self._running: dict[str, tuple[Any, int, float]] = {}
+        self._last_stage: dict[str, str] = {}
+        self._ended: set[str] = set()
+
+    def run(self) -> None:
+        control, queue = self.runner.control, self.runner.queue
+        try:
+            while True:
+                self._forward()
+                self._reap()
+                if control.quitting:
+                    for job_id in list(self._running):
+                        self._stop(job_id, "interrupted", "the queue was stopped", discard=False)
+                    break
+                while not control.paused and len(self._running) < self.parallel:
+                    entry = queue.next_queued()
+                    if entry is None:
+                        break
+                    self._start(self.runner.config.job_by_id(entry.id))
+                if not self._running and not control.paused and queue.next_queued() is None:
+                    break
+                time.sleep(self.poll_s)
+        finally:
+            self.transport.close()
+
+    def _start(self, job: Job) -> None:
+        queue = self.runner.queue
+        entry = queue.get(job.id)
+        slot = min(set(range(self.parallel)) - {s for _, s, _ in self._running.values()})
+        queue.update(
+            job.id, status=RUNNING, started=time.time(), stage="load", error="", hint="", attempts=entry.attempts + 1
+        )
+        self._ended.discard(job.id)
+        self._running[job.id] = (self.transport.submit(self.runner.config, job.id, slot), slot, time.perf_counter())
+
+    def _forward(self) -> None:
+        for line in self.transport.drain():
+            self._apply(Event.from_json(line))
+
+    def _apply(self, event: Event) -> None:
+        queue = self.runner.queue
+        job_id = getattr(event, "job_id", None)
+        if job_id is not None and job_id not in self._running:
+            return  # late lines of a worker that was stopped
+        if isinstance(event, JobStarted):
+            ids = [e["id"] for e in queue.snapshot()]
+            event = replace(event, index=ids.index(event.job_id) + 1, total=len(ids))
+        elif isinstance(event, StageStarted) and event.stage != "features":  # a part of fit, as run locally
+            self._last_stage[event.job_id] = event.stage
+            queue.update(event.job_id, stage=event.stage)
+        elif isinstance(event, JobFinished):
+            self._ended.add(event.job_id)
+            queue.update(
+                event.job_id,
+                status=DONE,
+                stage="",
+                finished=time.time(),
+                seconds=event.seconds,
+                epochs_run=event.epochs_run,
+                metrics=event.metrics,
+            )
+        elif isinstance(event, JobFailed):
+            self._ended.add(event.job_id)
+            log.error("job %s failed at %s (in a worker):\n%s", event.job_id, event.stage, event.traceback)
+            queue.update(
+                event.job_id,
+                status=FAILED,
+                stage=event.stage,
+                error=event.error,
+                hint=event.hint,
+                finished=time.time(),
+                seconds=event.seconds,
+            )
+        self.runner.emit(event)
+
+    def _reap(self) -> None:
+        for job_id, (handle, _, t0) in list(self._running.items()):
+            request = self.runner.control.stop_requested(job_id)
+            if request is not None:
+                self._stop(job_id, *request, discard=request[0] != "interrupted")
+                continue
+            outcome = self.transport.finished(handle)
+            if outcome is False:
+                continue
+            self._forward()
+            del self._running[job_id]
+            if job_id not in self._ended:
+                self._died(job_id, outcome or "the worker ended without reporting a result", t0)
+
+    def _died(self, job_id: str, reason: str, t0: float) -> None:
+        stage = self._last_stage.get(job_id, "load")
+        hint = "the worker was lost (killed, out of memory, or its node left); retry resumes its partial work"
+        seconds = time.perf_counter() - t0
+        self._ended.add(job_id)
+        self.runner.queue.update(
+            job_id, status=FAILED, stage=stage, error=reason, hint=hint, finished=time.time(), seconds=seconds
+        )
+        self.runner.emit(JobFailed(job_id, stage, reason, hint, "", seconds))
+
+    def _stop(self, job_id: str, status: str, reason: str, discard: bool) -> None:
+        from medcam_core.runner import STOP_STATUS
+
+        handle, _, t0 = self._running.pop(job_id)
+        self.transport.kill(handle)
+        self._forward()
+        self._ended.add(job_id)
+        self.runner.control.clear_stop(job_id)
+        if discard:
+            folder = self.runner.config.job_by_id(job_id).folder_name
+            shutil.rmtree(self.runner.output / PARTIAL_DIR / folder, ignore_errors=True)
+        seconds = time.perf_counter() - t0
+        self.runner.queue.update(job_id, status=STOP_STATUS[status], stage="", error=reason, seconds=seconds)
+        self.runner.emit(JobStopped(job_id, status, reason, seconds))
+
+
+def make_transport(config: QueueConfig, gpus: int) -> Transport:
+    if config.executor == "ray":
+        gpus_per_job = config.gpus_per_job if config.gpus_per_job is not None else (1.0 if gpus else 0.0)
+        return RayTransport(config, config.cpus_per_job, gpus_per_job)
+    return ProcessTransport(gpus)
