@@ -108,26 +108,35 @@ class ProcessTransport:
         self._manager.shutdown()
 
 
+def connect_ray(config: QueueConfig) -> bool:
+    """Start or join Ray; True when this call started it. Best called on the main thread, before a
+    UI owns the terminal: Ray wants real stdout/stderr file descriptors and its signal handlers."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            config.source, "queue.executor", "the ray executor needs Ray: pip install 'medcam-tui[ray]'"
+        ) from None
+    if ray.is_initialized():
+        return False
+    address = config.ray_address or None
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+        raise ConfigError(config.source, "queue.ray_address", f"cannot start or reach {where}: {exc}") from None
+    return True
+
+
 class RayTransport:
     """Ray tasks on a local instance or a cluster; each task asks for its CPUs and GPUs."""
 
     def __init__(self, config: QueueConfig, cpus_per_job: float, gpus_per_job: float) -> None:
-        try:
-            import ray
-            from ray.util.queue import Queue
-        except ImportError:
-            raise ConfigError(
-                config.source, "queue.executor", "the ray executor needs Ray: pip install 'medcam-tui[ray]'"
-            ) from None
+        import ray
+        from ray.util.queue import Queue
+
         self._ray = ray
-        self._started = not ray.is_initialized()
-        if self._started:
-            address = config.ray_address or None
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-                raise ConfigError(config.source, "queue.ray_address", f"cannot start or reach {where}: {exc}") from None
+        self._started = connect_ray(config)
         self._events = Queue()
         self._task = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_calls=1, max_retries=0)(_ray_entry)
 

@@ -43,6 +43,14 @@ def resolve_config(
     return replace(config, **(overrides or {}))
 
 
+def connect_executor(config: QueueConfig) -> None:
+    """Ray starts here, on the main thread, before the UI takes the terminal; other executors need nothing."""
+    if config.executor == "ray":
+        from medcam_core.remote_jobs import connect_ray
+
+        connect_ray(config)
+
+
 def init_command(path: Path, force: bool) -> int:
     if path.exists() and not force:
         error(f"{path} exists; pass --force to overwrite it")
@@ -77,6 +85,7 @@ def setup_logging(output: Path, name: str = LOG_FILE) -> Path:
 def run_headless(config_path: Path | None, output: Path | None, overrides: dict[str, Any] | None = None) -> int:
     try:
         config = resolve_config(config_path, output, overrides)
+        connect_executor(config)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_CONFIG
@@ -156,6 +165,7 @@ def run_tui(
     """The Textual app on a live queue; TensorFlow loads later, inside the queue's worker."""
     try:
         config = resolve_config(config_path, output, overrides)
+        connect_executor(config)
     except ConfigError as exc:
         error(str(exc))
         return EXIT_CONFIG
