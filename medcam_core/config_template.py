@@ -9,6 +9,8 @@ output = "new"                        # output root: one densenet121_<dataset>_<
 presets = ["standard", "intensive"]   # order within each dataset
 intra_op_threads = 0                  # CPU threads inside one TensorFlow op; 0 = every core
 inter_op_threads = 0                  # TensorFlow ops run at once; 0 = TensorFlow's choice
+executor = "local"                    # "local", or "ray" (pip install 'medcam-tui[ray]'; ray_address = "head:6379")
+parallel = 1                          # jobs at once: spawned processes (one GPU each) or Ray tasks
 
 # Built-in presets; every key below may be overridden, and new [presets.NAME] tables added.
 [presets.standard]
