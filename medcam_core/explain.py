@@ -192,21 +192,16 @@ def localisation(results: list[Explained]) -> dict[str, Any]:
 
 
 def randomisation_check(
-    model: Any, layer: str, inputs: np.ndarray, maps: np.ndarray, traced: bool = True
+    model: Any, layer: str, items: list[Item], size: int, maps: np.ndarray, traced: bool = True
 ) -> float | None:
-    """Mean Spearman rank correlation between `maps` and those of `model` re-initialised.
-
-    `model` and `inputs` are what the maps came from: the full model and images (every layer
-    randomised), or the trainable head and its cached features (the learned layers randomised,
-    Adebayo et al.'s cascading test down to the first trained layer).
-    """
+    """Mean Spearman rank correlation between the trained model's maps and a re-initialised model's."""
     import keras
     from scipy.stats import spearmanr
 
-    if not len(inputs):
+    if not items:
         return None
     random_model = keras.models.clone_model(model)
-    random_maps = GradCAM(random_model, layer, traced=traced)(inputs, target="positive").maps
+    random_maps = GradCAM(random_model, layer, traced=traced)(model_inputs(items, size), target="positive").maps
     rhos = []
     for a, b in zip(maps, random_maps, strict=True):
         if a.std() > 0 and b.std() > 0:

@@ -183,10 +183,7 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
         )
     rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
     if rho is not None:
-        which = "its trained layers" if m["gradcam"].get("randomised_layers") == "trainable" else "all its weights"
-        lines.append(
-            f"- **Sanity check**: rank correlation with the maps of the model with {which} randomised {rho:.2f}"
-        )
+        lines.append(f"- **Sanity check**: rank correlation with the maps of a weight-randomised model {rho:.2f}")
     curves = res.folder / "results" / "curves.png"
     if curves.is_file():
         lines.append(f"\n![training curves of {_alt(entry['id'])}]({_link(curves, base)})")

@@ -498,7 +498,6 @@ class Runner:
             explain,
             export,
             localisation,
-            model_inputs,
             pick_examples,
             randomisation_check,
         )
@@ -534,13 +533,9 @@ class Runner:
         if out["layers"]:
             out["note"] = "lesion masks of the synthetic data; chance level of the pointing game = mask_area_share"
             sample = default_results[:8]
-            maps = np.stack([r.cam for r in sample])
-            if features is not None:  # the trained layers randomised, on the same cached features
-                source, inputs, which = cached[0].head, features[positives[: len(sample)]], "trainable"
-            else:
-                source, inputs, which = model, model_inputs([r.item for r in sample], size), "all"
-            out["randomised_layers"] = which
-            out["randomised_weights_rank_correlation"] = randomisation_check(source, default, inputs, maps, traced)
+            out["randomised_weights_rank_correlation"] = randomisation_check(
+                model, default, [r.item for r in sample], size, np.stack([r.cam for r in sample]), traced
+            )
         index = {test[i]["path"]: i for i in present}
         examples = [index[str(item.path)] for item in pick_examples([test[i] for i in present], threshold)]
         for result in run(cams[default], examples, "predicted"):

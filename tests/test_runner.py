@@ -279,8 +279,6 @@ def test_gradcam_cli_on_a_finished_model(finished) -> None:
     metrics = json.loads((folder / "results" / "metrics.json").read_text())
     assert set(metrics["gradcam"]["layers"]) == {"relu", "conv5_block16_2_conv"}
     assert metrics["gradcam"]["examples"] == len(list((folder / "gradcam").glob("*_panel.png")))
-    assert metrics["gradcam"]["randomised_layers"] == "trainable"  # on the cached features
-    assert metrics["gradcam"]["randomised_weights_rank_correlation"] is None  # 1×1 maps at 32 px: no ranks
     target = out / "cams"
     proc = subprocess.run(
         [
