@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data":
         from medcam_tui.data_command import data_check_command
 
-        if args.path is None and (args.recipe or args.positive or args.negative or args.table or args.body_parts):
-            build_parser().error("--recipe and the class options describe a PATH; give one")
+        described = (args.recipe, args.positive, args.negative, args.table, args.body_parts, args.max_per_class)
+        if args.path is None and any(v is not None for v in described):
+            build_parser().error("--recipe, the class options and --max-per-class describe a PATH; give one")
         options = {
             "positive": args.positive,
             "negative": args.negative,

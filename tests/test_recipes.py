@@ -250,3 +250,6 @@ def test_data_check_reports_counts_skips_and_leaks_with_exit_codes(
     assert json.loads(capsys.readouterr().out)["datasets"][0]["name"] == "k"
     assert main(["data", "check", str(clean), "--recipe", "csv"]) == 2
     assert "--table: needed by --recipe csv" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["data", "check", "--config", str(config), "--max-per-class", "5"])
+    assert refused.value.code == 2 and "describe a PATH" in capsys.readouterr().err
