@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from medcam_core.artifacts import PARTIAL_DIR
 from medcam_core.config import Job, QueueConfig
 from medcam_core.errors import ConfigError
-from medcam_core.events import Event, JobFailed, JobFinished, JobStarted, JobStopped, Notice, StageStarted
-from medcam_core.queue_state import DONE, FAILED, RUNNING
+from medcam_core.events import Event, JobFailed, JobStarted, JobStopped, Notice
+from medcam_core.queue_state import RUNNING
 
 if TYPE_CHECKING:
     from medcam_core.runner import Runner
@@ -166,13 +166,11 @@ class RayTransport:
 
 
 class RemoteJobs:
-    """The driver: keeps up to `parallel` workers busy and turns their events into queue state."""
+    """The driver: keeps up to `parallel` workers busy and publishes their events through the runner."""
 
     def __init__(self, runner: Runner, transport: Transport, parallel: int, poll_s: float = 0.05) -> None:
         self.runner, self.transport, self.parallel, self.poll_s = runner, transport, parallel, poll_s
         self._running: dict[str, tuple[Any, int, float]] = {}
-        self._last_stage: dict[str, str] = {}
-        self._ended: set[str] = set()
 
     def run(self) -> None:
         control, queue = self.runner.control, self.runner.queue
@@ -196,54 +194,23 @@ class RemoteJobs:
             self.transport.close()
 
     def _start(self, job: Job) -> None:
-        queue = self.runner.queue
-        entry = queue.get(job.id)
         slot = min(set(range(self.parallel)) - {s for _, s, _ in self._running.values()})
-        queue.update(
-            job.id, status=RUNNING, started=time.time(), stage="load", error="", hint="", attempts=entry.attempts + 1
-        )
-        self._ended.discard(job.id)
+        # taken now, so it is not started twice; the worker's JobStarted records the attempt
+        self.runner.queue.update(job.id, status=RUNNING, stage="load", error="", hint="")
         self._running[job.id] = (self.transport.submit(self.runner.config, job.id, slot), slot, time.perf_counter())
 
     def _forward(self) -> None:
         for line in self.transport.drain():
-            self._apply(Event.from_json(line))
-
-    def _apply(self, event: Event) -> None:
-        queue = self.runner.queue
-        job_id = getattr(event, "job_id", None)
-        if job_id is not None and job_id not in self._running:
-            return  # late lines of a worker that was stopped
-        if isinstance(event, JobStarted):
-            ids = [e["id"] for e in queue.snapshot()]
-            event = replace(event, index=ids.index(event.job_id) + 1, total=len(ids))
-        elif isinstance(event, StageStarted) and event.stage != "features":  # a part of fit, as run locally
-            self._last_stage[event.job_id] = event.stage
-            queue.update(event.job_id, stage=event.stage)
-        elif isinstance(event, JobFinished):
-            self._ended.add(event.job_id)
-            queue.update(
-                event.job_id,
-                status=DONE,
-                stage="",
-                finished=time.time(),
-                seconds=event.seconds,
-                epochs_run=event.epochs_run,
-                metrics=event.metrics,
-            )
-        elif isinstance(event, JobFailed):
-            self._ended.add(event.job_id)
-            log.error("job %s failed at %s (in a worker):\n%s", event.job_id, event.stage, event.traceback)
-            queue.update(
-                event.job_id,
-                status=FAILED,
-                stage=event.stage,
-                error=event.error,
-                hint=event.hint,
-                finished=time.time(),
-                seconds=event.seconds,
-            )
-        self.runner.emit(event)
+            event = Event.from_json(line)
+            job_id = getattr(event, "job_id", None)
+            if job_id is not None and job_id not in self._running:
+                continue  # late lines of a worker that was stopped
+            if isinstance(event, JobStarted):  # the worker only knows its own one-job queue
+                ids = [e["id"] for e in self.runner.queue.snapshot()]
+                event = replace(event, index=ids.index(event.job_id) + 1, total=len(ids))
+            elif isinstance(event, JobFailed):
+                log.error("job %s failed at %s (in a worker):\n%s", event.job_id, event.stage, event.traceback)
+            self.runner.publish(event)
 
     def _reap(self) -> None:
         for job_id, (handle, _, t0) in list(self._running.items()):
@@ -256,33 +223,21 @@ class RemoteJobs:
                 continue
             self._forward()
             del self._running[job_id]
-            if job_id not in self._ended:
-                self._died(job_id, outcome or "the worker ended without reporting a result", t0)
-
-    def _died(self, job_id: str, reason: str, t0: float) -> None:
-        stage = self._last_stage.get(job_id, "load")
-        hint = "the worker was lost (killed, out of memory, or its node left); retry resumes its partial work"
-        seconds = time.perf_counter() - t0
-        self._ended.add(job_id)
-        self.runner.queue.update(
-            job_id, status=FAILED, stage=stage, error=reason, hint=hint, finished=time.time(), seconds=seconds
-        )
-        self.runner.emit(JobFailed(job_id, stage, reason, hint, "", seconds))
+            entry = self.runner.queue.get(job_id)
+            if entry.status == RUNNING:  # no JobFinished or JobFailed came: the worker was lost
+                hint = "the worker was lost (killed, out of memory, or its node left); retry resumes its partial work"
+                reason = outcome or "the worker ended without reporting a result"
+                self.runner.publish(JobFailed(job_id, entry.stage, reason, hint, "", time.perf_counter() - t0))
 
     def _stop(self, job_id: str, status: str, reason: str, discard: bool) -> None:
-        from medcam_core.runner import STOP_STATUS
-
         handle, _, t0 = self._running.pop(job_id)
         self.transport.kill(handle)
         self._forward()
-        self._ended.add(job_id)
         self.runner.control.clear_stop(job_id)
         if discard:
             folder = self.runner.config.job_by_id(job_id).folder_name
             shutil.rmtree(self.runner.output / PARTIAL_DIR / folder, ignore_errors=True)
-        seconds = time.perf_counter() - t0
-        self.runner.queue.update(job_id, status=STOP_STATUS[status], stage="", error=reason, seconds=seconds)
-        self.runner.emit(JobStopped(job_id, status, reason, seconds))
+        self.runner.publish(JobStopped(job_id, status, reason, time.perf_counter() - t0))
 
 
 def make_transport(config: QueueConfig, gpus: int) -> Transport:

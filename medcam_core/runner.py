@@ -248,23 +248,52 @@ class Runner:
             except WeightsUnavailableError as exc:
                 raise ConfigError(self.config.source, f"presets.{name}.weights", str(exc)) from None
 
+    def publish(self, event: Event) -> None:
+        """A job event: what it means for the queue state (and the progress file), then the sinks.
+
+        The one place queue state follows a job, whether the job runs here or in a worker whose
+        events a remote driver passes on. `features` is a part of `fit`, not a stage of its own.
+        """
+        queue, now = self.queue, time.time()
+        if isinstance(event, JobStarted):
+            attempts = queue.get(event.job_id).attempts + 1
+            queue.update(event.job_id, status=RUNNING, started=now, stage="load", error="", hint="", attempts=attempts)
+        elif isinstance(event, StageStarted) and event.stage != "features":
+            queue.update(event.job_id, stage=event.stage)
+        elif isinstance(event, JobFinished):
+            queue.update(
+                event.job_id,
+                status=DONE,
+                stage="",
+                finished=now,
+                seconds=event.seconds,
+                epochs_run=event.epochs_run,
+                metrics=event.metrics,
+            )
+        elif isinstance(event, JobStopped):
+            queue.update(
+                event.job_id, status=STOP_STATUS[event.status], stage="", error=event.reason, seconds=event.seconds
+            )
+        elif isinstance(event, JobFailed):
+            queue.update(
+                event.job_id,
+                status=FAILED,
+                stage=event.stage,
+                error=event.error,
+                hint=event.hint,
+                finished=now,
+                seconds=event.seconds,
+            )
+        self.emit(event)
+
     def _run_job(self, job: Job) -> None:
-        entry = self.queue.get(job.id)
         stage = "load"
         t0 = time.perf_counter()
         work: Path | None = None
-        total = len(self.queue.snapshot())
-        index = [e["id"] for e in self.queue.snapshot()].index(job.id) + 1
-        self.queue.update(
-            job.id,
-            status=RUNNING,
-            started=time.time(),
-            stage=stage,
-            error="",
-            hint="",
-            attempts=entry.attempts + 1,
+        ids = [e["id"] for e in self.queue.snapshot()]
+        self.publish(
+            JobStarted(job.id, job.dataset.name, job.preset.name, ids.index(job.id) + 1, len(ids), job.preset.epochs)
         )
-        self.emit(JobStarted(job.id, job.dataset.name, job.preset.name, index, total, job.preset.epochs))
         try:
             stage = self._stage(job, "load")
             data = self._load(job)
@@ -312,39 +341,18 @@ class Runner:
             self._discard(None)
             seconds = time.perf_counter() - t0
             summary = summarize(metrics)
-            self.queue.update(
-                job.id,
-                status=DONE,
-                stage="",
-                finished=time.time(),
-                seconds=seconds,
-                epochs_run=result.epochs_run,
-                metrics=summary,
-            )
-            self.emit(JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder)))
+            self.publish(JobFinished(job.id, summary, result.best_epoch, result.epochs_run, seconds, str(folder)))
         except JobStop as stop:
             if stop.status != "interrupted":  # an interrupted job keeps its backup and resumes next start
                 self._discard(work)
-            status = STOP_STATUS[stop.status]
             self.control.clear_stop(job.id)
-            self.queue.update(job.id, status=status, stage="", error=stop.reason, seconds=time.perf_counter() - t0)
-            self.emit(JobStopped(job.id, stop.status, stop.reason, time.perf_counter() - t0))
+            self.publish(JobStopped(job.id, stop.status, stop.reason, time.perf_counter() - t0))
         except Exception as exc:
             self._discard(work)
             tb = traceback.format_exc()
             log.error("job %s failed at %s:\n%s", job.id, stage, tb)
             error = str(exc) if isinstance(exc, MedcamError) else f"{type(exc).__name__}: {exc}"
-            hint = hint_for(stage, exc)
-            self.queue.update(
-                job.id,
-                status=FAILED,
-                stage=stage,
-                error=error,
-                hint=hint,
-                finished=time.time(),
-                seconds=time.perf_counter() - t0,
-            )
-            self.emit(JobFailed(job.id, stage, error, hint, tb, time.perf_counter() - t0))
+            self.publish(JobFailed(job.id, stage, error, hint_for(stage, exc), tb, time.perf_counter() - t0))
         finally:
             import keras
 
@@ -354,8 +362,7 @@ class Runner:
         request = self.control.stop_requested(job.id)
         if request:
             raise JobStop(*request)
-        self.queue.update(job.id, stage=stage)
-        self.emit(StageStarted(job.id, stage))
+        self.publish(StageStarted(job.id, stage))
         return stage
 
     def _progress(self, job_id: str, stage: str) -> Callable[[int, int], None]:
@@ -440,7 +447,7 @@ class Runner:
             self.emit(Notice("info", f"re-using frozen features of {job.dataset.name} from the previous job", job.id))
             return self._features
         self._features = None
-        self.emit(StageStarted(job.id, "features"))
+        self.publish(StageStarted(job.id, "features"))
         features = compute_features(
             split,
             data,
