@@ -25,6 +25,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LEAK_POLICIES = ("error", "drop")
 EXECUTORS = ("local", "ray")
 MONITORS = ("val_loss", "val_auc", "val_accuracy")
+STRATEGIES = ("default", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Preset:
     seed: int = 42
     cache_features: bool = True
     run_eagerly: bool = False
+    strategy: str = "default"
 
 
 BUILTIN_PRESETS: dict[str, Preset] = {
@@ -183,6 +185,10 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "cache_features": (lambda v: isinstance(v, bool), "true or false"),
     "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
+    "strategy": (
+        lambda v: v in STRATEGIES,
+        '"default" (one device) or "mirrored" (one job over every GPU of its machine, batch_size split among them)',
+    ),
 }
 
 

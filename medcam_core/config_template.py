@@ -31,6 +31,7 @@ bn_momentum = 0.99            # momentum of the trainable BatchNorm statistics; 
 seed = 42
 cache_features = true         # run the frozen layers once per dataset instead of every epoch
 precise_bn = true             # after training, set trainable BatchNorm statistics to exact training-set averages
+strategy = "default"          # "mirrored": one job over every GPU it sees, batch_size split among them
 
 [presets.intensive]
 epochs = 15

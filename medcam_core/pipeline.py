@@ -33,18 +33,40 @@ def to_model_input(gray_uint8: tf.Tensor) -> tf.Tensor:
     return keras.applications.densenet.preprocess_input(x)
 
 
-def batches(values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+def even_batch(batch_size: int, replicas: int) -> int:
+    """`batch_size` rounded up to a multiple of the replica count: the same share for every device."""
+    return -(-batch_size // replicas) * replicas
+
+
+def batches(
+    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
+) -> tf.data.Dataset:
     """Batches read from `values` (and `labels`), reshuffled each epoch when `shuffle`.
 
     Indices are shuffled and batched in tf.data; each batch is then read by index in a parallel
     map, so reads overlap with each other and with training.
+
+    With several replicas (a mirrored job) Keras 3 needs the first batch to split evenly among them
+    (it averages that batch across devices to build the model) and no batch smaller than their
+    count (a device with nothing fails); measured with TF 2.21. So the batch size is rounded up to
+    a multiple of `replicas`; a shuffled split leaves its n mod replicas spare images out of each
+    epoch (others each time); an unshuffled one ends on a batch of replicas + that remainder, so
+    every image is scored.
     """
     n = len(values)
+    size, spare = even_batch(batch_size, replicas), n % replicas
+    if 0 < n < replicas or (spare and not shuffle and n < 2 * replicas):
+        raise ValueError(f"a split of {n} images cannot be shared evenly among {replicas} devices")
     y = None if labels is None else np.asarray(labels, dtype=np.float32)
     x_dtype, x_shape = tf.as_dtype(values.dtype), (None, *values.shape[1:])
     ds = tf.data.Dataset.range(n)
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).take(n - spare).batch(size)
+    elif spare:
+        cut = n - replicas - spare
+        ds = ds.take(cut).batch(size).concatenate(tf.data.Dataset.range(cut, n).batch(n - cut))
+    else:
+        ds = ds.batch(size)
 
     def read(index: tf.Tensor) -> Any:
         if y is None:
@@ -53,13 +75,13 @@ def batches(values: Indexable, labels: np.ndarray | None, batch_size: int, shuff
         x, batch_y = tf.numpy_function(lambda i: (values[i], y[i]), [index], (x_dtype, tf.float32), stateful=False)
         return tf.ensure_shape(x, x_shape), tf.ensure_shape(batch_y, (None,))
 
-    return ds.batch(batch_size).map(read, num_parallel_calls=AUTOTUNE)
+    return ds.map(read, num_parallel_calls=AUTOTUNE)
 
 
 def image_batches(
-    images: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
+    images: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
 ) -> tf.data.Dataset:
-    ds = batches(images, labels, batch_size, shuffle, seed)
+    ds = batches(images, labels, batch_size, shuffle, seed, replicas)
     if labels is None:
         ds = ds.map(to_model_input, num_parallel_calls=AUTOTUNE)
     else:
@@ -68,6 +90,6 @@ def image_batches(
 
 
 def tensor_batches(
-    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
+    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
 ) -> tf.data.Dataset:
-    return batches(values, labels, batch_size, shuffle, seed).prefetch(AUTOTUNE)
+    return batches(values, labels, batch_size, shuffle, seed, replicas).prefetch(AUTOTUNE)

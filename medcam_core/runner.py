@@ -290,6 +290,7 @@ class Runner:
         stage = "load"
         t0 = time.perf_counter()
         work: Path | None = None
+        scope = contextlib.ExitStack()  # the job's distribution scope, left before the session is cleared
         ids = [e["id"] for e in self.queue.snapshot()]
         self.publish(
             JobStarted(job.id, job.dataset.name, job.preset.name, ids.index(job.id) + 1, len(ids), job.preset.epochs)
@@ -298,6 +299,7 @@ class Runner:
             stage = self._stage(job, "load")
             data = self._load(job)
             stage = self._stage(job, "build")
+            scope.enter_context(self._distribution(job))
             built, split = self._build(job)
             stage = self._stage(job, "fit")
             spec = dumps({"dataset": asdict(job.dataset), "preset": asdict(job.preset)})
@@ -305,6 +307,7 @@ class Runner:
             if resumed:
                 self.emit(Notice("info", f"resuming {job.id} from its last completed epoch", job.id))
             features = self._feature_cache(job, data, split) if split else None
+            from medcam_core.strategy import replicas
             from medcam_core.training import fit
 
             result = fit(
@@ -320,6 +323,7 @@ class Runner:
                 "best_epoch": result.best_epoch,
                 "monitor": job.preset.monitor,
                 "training_path": "cached-features" if features is not None else "plain",
+                "replicas": replicas(),
                 "seconds": time.perf_counter() - t0,
                 "first_trainable": built.first_trainable,
                 "trainable_layers": built.trainable_layers,
@@ -356,7 +360,14 @@ class Runner:
         finally:
             import keras
 
+            scope.close()
             keras.backend.clear_session()
+
+    def _distribution(self, job: Job) -> contextlib.AbstractContextManager[Any]:
+        from medcam_core.strategy import job_scope
+
+        preset = job.preset
+        return job_scope(preset.strategy, preset.batch_size, lambda text: self.emit(Notice("info", text, job.id)))
 
     def _stage(self, job: Job, stage: str) -> str:
         request = self.control.stop_requested(job.id)

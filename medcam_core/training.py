@@ -23,8 +23,9 @@ from medcam_core.control import QueueControl
 from medcam_core.datasets import LoadedDataset
 from medcam_core.events import Event
 from medcam_core.model import FrozenSplit, compile_model
-from medcam_core.pipeline import image_batches, tensor_batches
+from medcam_core.pipeline import even_batch, image_batches, tensor_batches
 from medcam_core.records import RecordFile
+from medcam_core.strategy import replicas
 
 CHECKPOINT_FILE = "best_checkpoint.weights.h5"
 
@@ -101,19 +102,20 @@ def fit(
 ) -> FitResult:
     """Train with early stopping (best weights restored), LR schedule, checkpoint, CSV log, events."""
     train, val = data.splits["train"], data.splits["val"]
+    size, seed, devices = preset.batch_size, preset.seed, replicas()
     if features is not None and split is not None:
         fit_model = split.head
-        train_ds = tensor_batches(features.by_split["train"], train.labels, preset.batch_size, True, preset.seed)
-        val_ds = tensor_batches(features.by_split["val"], val.labels, preset.batch_size, False, preset.seed)
+        train_ds = tensor_batches(features.by_split["train"], train.labels, size, True, seed, devices)
+        val_ds = tensor_batches(features.by_split["val"], val.labels, size, False, seed, devices)
     else:
         fit_model = model
-        train_ds = image_batches(train.images, train.labels, preset.batch_size, True, preset.seed)
-        val_ds = image_batches(val.images, val.labels, preset.batch_size, False, preset.seed)
+        train_ds = image_batches(train.images, train.labels, size, True, seed, devices)
+        val_ds = image_batches(val.images, val.labels, size, False, seed, devices)
     compile_model(fit_model, preset.learning_rate, preset.run_eagerly)
     (work_dir / "models").mkdir(parents=True, exist_ok=True)
     (work_dir / "results").mkdir(parents=True, exist_ok=True)
     mode = "min" if preset.monitor == "val_loss" else "max"
-    events = EventCallback(job_id, emit, control, preset.batch_size, throttle_s)
+    events = EventCallback(job_id, emit, control, even_batch(size, devices), throttle_s)
     stopper = keras.callbacks.EarlyStopping(
         monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
     )
@@ -197,9 +199,9 @@ def predict(
 ) -> np.ndarray:
     """Probabilities for one split, through the same path the model was trained on."""
     if features is not None and split is not None:
-        ds = tensor_batches(features.by_split[name], None, batch_size, False, 0)
+        ds = tensor_batches(features.by_split[name], None, batch_size, False, 0, replicas())
         return split.head.predict(ds, verbose=0).reshape(-1)
-    ds = image_batches(data.splits[name].images, None, batch_size, False, 0)
+    ds = image_batches(data.splits[name].images, None, batch_size, False, 0, replicas())
     return model.predict(ds, verbose=0).reshape(-1)
 
 

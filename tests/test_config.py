@@ -46,6 +46,7 @@ MINIMAL = '[[datasets]]\nname = "a"\npath = "data"\npositive = ["yes"]\n'
             "between 0 and 1",
         ),
         (MINIMAL + '[queue]\npresets = ["fast"]\n', "queue.presets[0]", "defined preset"),
+        (MINIMAL + '[presets.standard]\nstrategy = "multi"\n', "presets.standard.strategy", '"mirrored"'),
         (MINIMAL.replace('"a"', '"a b"'), "datasets[0].name", "letters, digits"),
         (MINIMAL + "max_per_class = 1\n", "datasets[0].max_per_class", "≥ 2"),
         (MINIMAL + "split = [0.5, 0.5, 0.5]\n", "datasets[0].split", "add up to 1"),

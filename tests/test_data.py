@@ -13,6 +13,7 @@ from medcam_core.datasets import load_dataset
 from medcam_core.discovery import discover
 from medcam_core.errors import DataError
 from medcam_core.images import ImageSkipped, decode, decode_many
+from medcam_core.pipeline import batches
 from medcam_core.records import RecordFile
 from medcam_core.splits import grouped_stratified_split
 from medcam_core.synthetic import TASKS, generate, mask_path, render
@@ -162,3 +163,27 @@ def test_records_live_in_an_unlinked_file_and_read_back_in_any_order(tmp_path: P
     assert (records.subset([3, 1])[[1, 0]] == block[[1, 3]]).all()
     with pytest.raises(ValueError, match="does not fit"):
         records.write(4, block[:2])
+
+
+@pytest.mark.parametrize("n", [2, 5, 9, 13, 16, 23])
+def test_batches_share_evenly_among_replicas(n: int) -> None:
+    """A mirrored job's batches: the first splits evenly, none leaves a device empty."""
+    values = np.arange(n, dtype=np.float32)[:, None]
+    replicas = 2
+    scored = [b.numpy().ravel() for b in batches(values, None, 5, shuffle=False, seed=0, replicas=replicas)]
+    assert sorted(np.concatenate(scored).tolist()) == list(range(n))  # every image scored once
+    assert len(scored[0]) % replicas == 0 and min(len(b) for b in scored) >= replicas
+    epochs = [
+        [b.numpy().ravel() for b in batches(values, None, 5, shuffle=True, seed=s, replicas=replicas)] for s in (1, 2)
+    ]
+    for epoch in epochs:
+        assert all(len(b) % replicas == 0 and len(b) > 0 for b in epoch)
+        seen = np.concatenate(epoch)
+        assert len(set(seen.tolist())) == len(seen) == n - n % replicas
+
+
+def test_a_split_smaller_than_the_devices_is_refused() -> None:
+    with pytest.raises(ValueError, match="3 images cannot be shared evenly among 2 devices"):
+        batches(np.zeros((3, 1), np.float32), None, 8, shuffle=False, seed=0, replicas=2)
+    with pytest.raises(ValueError, match="1 images cannot be shared evenly among 2 devices"):
+        batches(np.zeros((1, 1), np.float32), None, 8, shuffle=True, seed=0, replicas=2)
