@@ -66,7 +66,7 @@ class GradCAMScreen(Screen[None]):
             with Vertical(id="gradcam-right"):
                 yield ImageWidget(id="gradcam-preview")
                 yield Static("", id="gradcam-caption")
-        yield Footer()
+        yield Footer(compact=True)  # its own keys plus the queue's: roomy spacing would hide the palette key
 
     def on_mount(self) -> None:
         table = self.query_one("#gradcam-images", DataTable)
