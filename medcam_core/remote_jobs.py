@@ -108,6 +108,18 @@ class ProcessTransport:
         self._manager.shutdown()
 
 
+def start_process_support() -> None:
+    """Start multiprocessing's resource tracker now, on the main thread, before a UI takes the terminal.
+
+    Otherwise the first spawned worker starts it and hands it sys.stderr's file descriptor; under
+    Textual sys.stderr is a capture whose fileno() is -1, and the spawn fails with "bad value(s) in
+    fds_to_keep".
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 def connect_ray(config: QueueConfig) -> bool:
     """Start or join Ray; True when this call started it. Best called on the main thread, before a
     UI owns the terminal: Ray wants real stdout/stderr file descriptors and its signal handlers."""

@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import DataTable, Footer, Label
 from textual.worker import Worker, WorkerState
 
 from medcam_core.config import QueueConfig
@@ -59,14 +59,14 @@ class MedcamApp(App[int]):
             "skip",
             "Skip job",
             id="skip",
-            tooltip="Stop the running job at its next batch and mark it skipped (retry re-queues it)",
+            tooltip="Stop the job in the panel at its next batch, marked skipped (retry re-queues it)",
         ),
         Binding(
             "c",
             "cancel",
             "Cancel job",
             id="cancel",
-            tooltip="Stop the running job at its next batch and mark it cancelled (retry re-queues it)",
+            tooltip="Stop the job in the panel at its next batch, marked cancelled (retry re-queues it)",
         ),
         Binding("r", "retry", "Retry", id="retry", tooltip="Queue the selected failed, cancelled or skipped job again"),
         Binding(
@@ -205,6 +205,12 @@ class MedcamApp(App[int]):
             self.notify(notice.message, severity="warning" if notice.level == "warning" else "information")
         self._refresh_header()
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Selecting a running job's row shows it in the panel (and makes it what s and c stop)."""
+        if isinstance(event.data_table, QueueTable):
+            self.view.focus = event.data_table.selected_job
+            self.query_one(JobPanel).refresh_from(self.view)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "queue" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
@@ -213,7 +219,8 @@ class MedcamApp(App[int]):
             message = str(error) if isinstance(error, MedcamError) else f"internal error: {error!r} (see medcam.log)"
             log.error("queue worker stopped: %r", error, exc_info=error)
             self.notify(message, severity="error", timeout=30)
-            self.exit_code = 2
+            self.exit_code, self.mode = 2, "crashed"
+            self._refresh_header()
         else:
             counts = event.worker.result or {}
             self.exit_code = 1 if counts.get("failed") else 0

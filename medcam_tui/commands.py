@@ -44,11 +44,15 @@ def resolve_config(
 
 
 def connect_executor(config: QueueConfig) -> None:
-    """Ray starts here, on the main thread, before the UI takes the terminal; other executors need nothing."""
+    """What runs jobs in other processes starts here, on the main thread, before the UI takes the terminal."""
     if config.executor == "ray":
         from medcam_core.remote_jobs import connect_ray
 
         connect_ray(config)
+    elif config.parallel > 1:
+        from medcam_core.remote_jobs import start_process_support
+
+        start_process_support()
 
 
 def init_command(path: Path, force: bool) -> int:

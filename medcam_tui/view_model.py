@@ -114,7 +114,8 @@ class QueueView:
     def __init__(self) -> None:
         self.order: list[str] = []
         self.jobs: dict[str, JobView] = {}
-        self.current: CurrentJob | None = None
+        self.live: dict[str, CurrentJob] = {}  # every running job, in the order they started
+        self.focus: str | None = None  # the job selected in the queue table
         self.failures: list[Failure] = []
         self.notices: list[Notice] = []
         self.device = ""
@@ -125,6 +126,13 @@ class QueueView:
         self.last_time: float | None = None
 
     # -- derived -----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> CurrentJob | None:
+        """The running job the panel shows: the one selected in the table, else the latest started."""
+        if self.focus in self.live:
+            return self.live[self.focus]
+        return next(reversed(self.live.values()), None)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -209,7 +217,7 @@ class QueueView:
 
     def _on_queue_finished(self, e: QueueFinished) -> set[str]:
         self.finished, self.interrupted = True, e.interrupted
-        self.current = None
+        self.live.clear()
         return {"panel"}
 
     def _on_notice(self, e: Notice) -> set[str]:
@@ -229,48 +237,55 @@ class QueueView:
         job.error = job.hint = ""
         job.best_value = job.best_epoch = job.test_accuracy = job.test_auc = job.auc_ci = None
         job.epoch_seconds = []
-        self.current = CurrentJob(e.job_id, epochs=e.epochs)
+        self.live[e.job_id] = CurrentJob(e.job_id, epochs=e.epochs)
         return {f"row:{e.job_id}", "panel"}
+
+    def _panel(self, job_id: str) -> set[str]:
+        """The panel, when it shows this job."""
+        c = self.current
+        return {"panel"} if c is not None and c.job_id == job_id else set()
 
     def _on_stage_started(self, e: StageStarted) -> set[str]:
         self._job(e.job_id).stage = e.stage
-        if self.current and self.current.job_id == e.job_id:
-            self.current.stage = e.stage
-            self.current.batch = self.current.batches = 0
-        return {f"row:{e.job_id}", "panel"}
+        c = self.live.get(e.job_id)
+        if c:
+            c.stage, c.batch, c.batches = e.stage, 0, 0
+        return {f"row:{e.job_id}"} | self._panel(e.job_id)
 
     def _on_stage_progress(self, e: StageProgress) -> set[str]:
-        if self.current and self.current.job_id == e.job_id:
-            self.current.stage, self.current.batch, self.current.batches = e.stage, e.done, e.total
-        return {"panel"}
+        c = self.live.get(e.job_id)
+        if c:
+            c.stage, c.batch, c.batches = e.stage, e.done, e.total
+        return self._panel(e.job_id)
 
     def _on_dataset_loaded(self, e: DatasetLoaded) -> set[str]:
         return set()
 
     def _on_model_built(self, e: ModelBuilt) -> set[str]:
-        if self.current and self.current.job_id == e.job_id:
-            self.current.training_path = e.training_path
-        return {"panel"}
+        c = self.live.get(e.job_id)
+        if c:
+            c.training_path = e.training_path
+        return self._panel(e.job_id)
 
     def _on_epoch_started(self, e: EpochStarted) -> set[str]:
         job = self._job(e.job_id)
         job.epoch, job.epochs, job.stage = e.epoch, e.epochs, "fit"
-        if self.current and self.current.job_id == e.job_id:
-            c = self.current
+        c = self.live.get(e.job_id)
+        if c:
             c.stage, c.epoch, c.epochs, c.batch, c.batches = "fit", e.epoch, e.epochs, 0, e.batches
             c.epoch_started, c.epoch_eta = e.time, None
-        return {f"row:{e.job_id}", "panel"}
+        return {f"row:{e.job_id}"} | self._panel(e.job_id)
 
     def _on_batch_progress(self, e: BatchProgress) -> set[str]:
-        c = self.current
-        if not c or c.job_id != e.job_id:
+        c = self.live.get(e.job_id)
+        if not c:
             return set()
         c.batch, c.batches, c.images_per_s, c.batch_loss = e.batch, e.batches, e.images_per_s, e.loss
         job = self.jobs[e.job_id]
         if c.epoch_started is not None and e.batch:
             c.epoch_eta = (e.time - c.epoch_started) / e.batch * max(0, e.batches - e.batch)
         job.eta = self._job_eta(job, c.epoch_eta)
-        return {"panel", f"row:{e.job_id}"}
+        return {f"row:{e.job_id}"} | self._panel(e.job_id)
 
     def _job_eta(self, job: JobView, epoch_left: float | None) -> float | None:
         if not job.epoch_seconds:
@@ -291,12 +306,12 @@ class QueueView:
             if better:
                 job.best_value, job.best_epoch, job.monitor = value, e.epoch, monitor
         job.eta = self._job_eta(job, 0.0)
-        if self.current and self.current.job_id == e.job_id:
-            c = self.current
+        c = self.live.get(e.job_id)
+        if c:
             c.learning_rate, c.epoch_eta = e.learning_rate, None
             for name in CURVES:
                 c.curves[name].add(e.epoch, e.logs.get(name))
-        return {f"row:{e.job_id}", "panel"}
+        return {f"row:{e.job_id}"} | self._panel(e.job_id)
 
     def _on_job_finished(self, e: JobFinished) -> set[str]:
         job = self._job(e.job_id)
@@ -304,17 +319,23 @@ class QueueView:
         job.test_accuracy, job.test_auc = e.metrics.get("accuracy"), e.metrics.get("auroc")
         job.auc_ci = e.metrics.get("auroc_ci")
         job.epoch = e.epochs_run
-        return {f"row:{e.job_id}"}
+        return self._ended(e.job_id)
+
+    def _ended(self, job_id: str) -> set[str]:
+        """The job leaves the panel (the table keeps its row); the panel moves to another running one."""
+        changed = {f"row:{job_id}"} | self._panel(job_id)
+        self.live.pop(job_id, None)
+        return changed
 
     def _on_job_failed(self, e: JobFailed) -> set[str]:
         job = self._job(e.job_id)
         job.status, job.stage, job.seconds, job.eta = "failed", e.stage, e.seconds, None
         job.error, job.hint = e.error, e.hint
         self.failures.append(Failure(e.job_id, e.stage, e.error, e.hint, e.traceback))
-        return {f"row:{e.job_id}", "failures"}
+        return self._ended(e.job_id) | {"failures"}
 
     def _on_job_stopped(self, e: JobStopped) -> set[str]:
         job = self._job(e.job_id)
         job.status = "queued" if e.status == "interrupted" else e.status
         job.stage, job.seconds, job.eta, job.error = "", e.seconds, None, e.reason
-        return {f"row:{e.job_id}"}
+        return self._ended(e.job_id)

@@ -6,8 +6,18 @@ import sys
 import time
 from pathlib import Path
 
+from textual.widgets import Label
+
 from medcam_core.eventlog import EventLog
-from medcam_core.events import Notice
+from medcam_core.events import (
+    BatchProgress,
+    EpochEnded,
+    EpochStarted,
+    JobFinished,
+    JobStarted,
+    Notice,
+    QueueStarted,
+)
 from medcam_core.runner import Runner
 from medcam_tui.app import MedcamApp
 from medcam_tui.screens.browser import ModelBrowser
@@ -16,6 +26,7 @@ from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
 from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.queue_table import QueueTable
+from medcam_tui.widgets.status_bar import StatusBar
 from tests.conftest import dataset_spec, tiny_preset, tiny_queue
 
 SIZE = (140, 40)
@@ -177,6 +188,33 @@ async def test_attach_follows_another_process_read_only(synthetic_root: Path, tm
     log.close()
 
 
+async def test_the_panel_follows_the_selected_one_of_several_running_jobs(tmp_path: Path) -> None:
+    """What `--parallel 2` writes: two jobs' events interleaved; both rows live, the panel on one."""
+    log = EventLog(tmp_path / "events.jsonl")
+    jobs = ["a_standard", "b_standard"]
+    log(QueueStarted([{"id": j, "dataset": j[0], "preset": "standard", "status": "queued"} for j in jobs], "", "", ""))
+    for i, job in enumerate(jobs):
+        log(JobStarted(job, job[0], "standard", i + 1, 2, 5, time=100.0))
+        log(EpochStarted(job, 1, 5, 10, time=100.0))
+    for job, seconds in zip(jobs, (10.0, 20.0), strict=True):
+        log(EpochEnded(job, 1, 5, {"loss": 0.5}, 1e-3, seconds, time=100.0 + seconds))
+        log(EpochStarted(job, 2, 5, 10, time=100.0 + seconds))
+        log(BatchProgress(job, 2, 5, 10, 32.0, 0.4, time=100.0 + 1.5 * seconds))
+    app = MedcamApp(attach=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(app.view.live) == 2 and app.view.jobs["a_standard"].eta is not None)
+        title = app.query_one("#job-title", Label)
+        assert cell(app, "a_standard", "ETA") == "35s" and cell(app, "b_standard", "ETA") == "1m10s"
+        assert "b × standard" in str(title.render()) and "(1 of 2 running)" in str(title.render())
+        app.query_one(QueueTable).move_cursor(row=0)
+        await pilot.pause()
+        assert "a × standard" in str(title.render()) and "batch 5/10" in str(app.query_one("#job-rate", Label).render())
+        log(JobFinished("a_standard", {}, 1, 2, 30.0, str(tmp_path), time=130.0))
+        await wait_for(pilot, lambda: "b × standard" in str(title.render()))
+        assert "running" not in str(title.render()).split("·")[-1]
+    log.close()
+
+
 async def test_every_binding_has_id_tooltip_and_a_palette_command(tmp_path: Path) -> None:
     for binding in MedcamApp.BINDINGS:
         assert binding.id and binding.tooltip, binding
@@ -185,6 +223,45 @@ async def test_every_binding_has_id_tooltip_and_a_palette_command(tmp_path: Path
         commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
     for binding in MedcamApp.BINDINGS:
         assert commands[binding.description] == binding.tooltip
+
+
+async def test_a_queue_worker_that_dies_says_so_and_exits_2(tmp_path: Path, monkeypatch, caplog) -> None:
+    config = tiny_queue((dataset_spec(tmp_path, "missing"),), tmp_path / "out")
+    app, log = make_app(config)
+
+    def broken(self: Runner) -> dict[str, int]:
+        raise RuntimeError("injected engine bug")
+
+    monkeypatch.setattr(Runner, "run", broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.exit_code == 2)
+        assert "STOPPED by an internal error" in str(app.query_one(StatusBar).render())
+    (record,) = [r for r in caplog.records if r.name == "medcam" and "queue worker stopped" in r.message]
+    assert record.exc_info is not None and "injected engine bug" in str(record.exc_info[1])
+    log.close()
+
+
+def test_parallel_workers_can_spawn_under_the_tui() -> None:
+    """Textual's sys.stderr has no file descriptor; `--parallel N` workers must start all the same."""
+    import subprocess
+
+    probe = (
+        "import asyncio\n"
+        "from textual.app import App\n"
+        "from medcam_core.config import parse_config\n"
+        "from medcam_core.remote_jobs import ProcessTransport\n"
+        "from medcam_tui.commands import connect_executor\n"
+        "dataset = {'name': 'd', 'path': '.', 'positive': ['x']}\n"
+        "config = parse_config({'queue': {'parallel': 2}, 'datasets': [dataset]})\n"
+        "connect_executor(config)\n"
+        "async def main():\n"
+        "    async with App().run_test():\n"
+        "        ProcessTransport(0).close()\n"
+        "asyncio.run(main())\n"
+        "print('spawned')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "spawned" in proc.stdout, proc.stderr[-2000:]
 
 
 def test_first_paint_does_not_import_tensorflow() -> None:

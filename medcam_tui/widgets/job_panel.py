@@ -45,7 +45,8 @@ class JobPanel(Vertical):
         job = view.jobs.get(c.job_id)
         stage = STAGE_LABELS.get(c.stage, c.stage)
         path = f" · {c.training_path}" if c.training_path else ""
-        title.update(f"[b]{job.dataset if job else c.job_id} × {job.preset if job else ''}[/b] · {stage}{path}")
+        others = f" (1 of {len(view.live)} running)" if len(view.live) > 1 else ""
+        title.update(f"[b]{job.dataset if job else c.job_id} × {job.preset if job else ''}[/b]{others} · {stage}{path}")
         bar.update(total=max(1, c.batches), progress=c.batch)
         if c.stage == "fit":
             rate.update(

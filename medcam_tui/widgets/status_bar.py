@@ -33,6 +33,8 @@ class StatusBar(Static):
     def _state(view: QueueView, mode: str) -> str:
         if mode == "attach":
             return "ATTACHED (read-only)" + (" · finished" if view.finished else "")
+        if mode == "crashed":
+            return "STOPPED by an internal error (see medcam.log)"
         if view.finished:
             return "STOPPED" if view.interrupted else "FINISHED"
         if mode == "idle":
