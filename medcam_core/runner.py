@@ -195,10 +195,8 @@ class Runner:
     def run(self) -> dict[str, int]:
         """Run every queued job; returns the final status counts."""
         start = time.perf_counter()
-        self.output.mkdir(parents=True, exist_ok=True)
-        late = apply_thread_settings(self.config.intra_op_threads, self.config.inter_op_threads)
+        late = self._prepare()
         self.preflight()
-        self.device = describe_device()
         self._persist(self.queue.snapshot())
         self.emit(QueueStarted(self.queue.snapshot(), str(self.output), self.device, self.config.source))
         if late:
@@ -231,12 +229,18 @@ class Runner:
 
     def run_job(self, job: Job) -> None:
         """One job outside the queue loop: what a worker process runs for a remote executor."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        late = apply_thread_settings(self.config.intra_op_threads, self.config.inter_op_threads)
+        late = self._prepare()
         if late:
             self.emit(Notice("warning", late, job.id))
-        self.device = describe_device()
         self._run_job(job)
+
+    def _prepare(self) -> str | None:
+        """The output folder, TensorFlow's thread pools and the device, before any job of this process;
+        a message when the thread settings came too late to apply."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        late = apply_thread_settings(self.config.intra_op_threads, self.config.inter_op_threads)
+        self.device = describe_device()
+        return late
 
     def preflight(self) -> None:
         """Check once, before any job, what would fail every job alike (pretrained weights)."""

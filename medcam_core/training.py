@@ -198,10 +198,11 @@ def predict(
     batch_size: int,
 ) -> np.ndarray:
     """Probabilities for one split, through the same path the model was trained on."""
+    devices = replicas()
     if features is not None and split is not None:
-        ds = tensor_batches(features.by_split[name], None, batch_size, False, 0, replicas())
+        ds = tensor_batches(features.by_split[name], None, batch_size, False, 0, devices)
         return split.head.predict(ds, verbose=0).reshape(-1)
-    ds = image_batches(data.splits[name].images, None, batch_size, False, 0, replicas())
+    ds = image_batches(data.splits[name].images, None, batch_size, False, 0, devices)
     return model.predict(ds, verbose=0).reshape(-1)
 
 
