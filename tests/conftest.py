@@ -16,6 +16,14 @@ from medcam_core.synthetic import PATIENT_RE, TASKS, generate  # noqa: E402
 TINY = 32
 
 
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Work from a scratch folder: a subprocess started with `-c` or `-m` puts its working directory
+    first on sys.path, and from the checkout's root it would import the sources instead of the
+    installed package that this suite tests."""
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 def tiny_preset(name: str = "standard", **changes: object) -> Preset:
     base = replace(
         BUILTIN_PRESETS.get(name, BUILTIN_PRESETS["standard"]),

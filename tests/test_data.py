@@ -17,7 +17,8 @@ from medcam_core.pipeline import batches
 from medcam_core.records import RecordFile
 from medcam_core.splits import grouped_stratified_split
 from medcam_core.synthetic import TASKS, generate, mask_path, render
-from tests.conftest import dataset_spec
+
+from conftest import dataset_spec
 
 
 def test_generator_is_deterministic_and_positives_have_masks(tmp_path: Path) -> None:

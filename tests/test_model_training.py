@@ -16,7 +16,8 @@ from medcam_core.errors import WeightsUnavailableError
 from medcam_core.events import BatchProgress, EpochEnded, EpochStarted
 from medcam_core.model import apply_trainable, build_model, compile_model, resolve_weights, split_frozen
 from medcam_core.pipeline import image_batches, tensor_batches, to_model_input
-from tests.conftest import tiny_preset
+
+from conftest import tiny_preset
 
 
 @pytest.fixture(scope="module")

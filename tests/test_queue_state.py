@@ -12,12 +12,13 @@ import pytest
 
 from medcam_core.lock import OutputLock, OutputLocked
 from medcam_core.queue_state import PROGRESS_FILE, JobQueue, QueueError, save_progress
-from tests.conftest import dataset_spec, tiny_queue
+
+from conftest import dataset_spec, tiny_queue
 
 
 def make_queue(tmp_path: Path):
     specs = tuple(dataset_spec(tmp_path, name) for name in ("pneumonia", "cardiomegaly"))
-    from tests.conftest import tiny_preset
+    from conftest import tiny_preset
 
     config = tiny_queue(specs, tmp_path, {"standard": tiny_preset(), "intensive": tiny_preset("intensive")})
     return config, JobQueue.from_config(config)

@@ -15,7 +15,8 @@ from medcam_core.datasets import LoadedDataset, load_dataset
 from medcam_core.errors import ConfigError, DataError
 from medcam_core.labels import LabelError, parse_label
 from medcam_tui.cli import main
-from tests import replicas
+
+import replicas
 
 
 def spec_for(path: Path, recipe: str, **options: object) -> DatasetSpec:

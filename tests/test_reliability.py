@@ -14,7 +14,8 @@ import pytest
 from medcam_core.eventlog import read_events
 from medcam_core.queue_state import PROGRESS_FILE, JobQueue
 from medcam_core.runner import Runner
-from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+from conftest import dataset_spec, tiny_preset, tiny_queue
 
 QUEUE = """
 [queue]

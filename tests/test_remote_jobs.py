@@ -18,7 +18,8 @@ from medcam_core.events import Event
 from medcam_core.queue_state import PROGRESS_FILE
 from medcam_core.runner import Runner
 from medcam_tui.console import ConsoleSink
-from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+from conftest import dataset_spec, tiny_preset, tiny_queue
 
 
 @pytest.fixture(scope="module")

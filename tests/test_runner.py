@@ -14,7 +14,8 @@ from medcam_core.eventlog import EventLog, read_events
 from medcam_core.events import BatchProgress, JobFailed, JobFinished, JobStarted
 from medcam_core.queue_state import PROGRESS_FILE
 from medcam_core.runner import Runner
-from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+from conftest import dataset_spec, tiny_preset, tiny_queue
 
 FAST = tiny_preset(run_eagerly=True)
 

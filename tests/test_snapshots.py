@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from medcam_tui.app import MedcamApp
-from tests.scripted_queue import write_scripted_queue
+
+from scripted_queue import write_scripted_queue
 
 SIZE = (140, 40)
 

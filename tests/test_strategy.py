@@ -13,7 +13,8 @@ import numpy as np
 
 from medcam_core.datasets import load_dataset
 from medcam_core.pipeline import to_model_input
-from tests.conftest import TINY, dataset_spec
+
+from conftest import TINY, dataset_spec
 
 JOBS = """
 import json, sys
@@ -23,7 +24,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from medcam_core.runner import Runner
-from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+from conftest import dataset_spec, tiny_preset, tiny_queue
 
 presets = {
     "standard": tiny_preset(strategy="mirrored", run_eagerly=True, epochs=1),
@@ -45,7 +46,7 @@ def test_mirrored_jobs_train_over_two_devices_and_score_every_image_once(synthet
         capture_output=True,
         text=True,
         timeout=240,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parent,  # conftest importable; medcam_* from wherever pytest imports them
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -27,7 +27,8 @@ from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
 from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.queue_table import QueueTable
 from medcam_tui.widgets.status_bar import StatusBar
-from tests.conftest import dataset_spec, tiny_preset, tiny_queue
+
+from conftest import dataset_spec, tiny_preset, tiny_queue
 
 SIZE = (140, 40)
 
