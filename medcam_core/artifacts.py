@@ -23,6 +23,7 @@ from typing import Any
 from medcam_core.serialize import write_atomic
 
 PARTIAL_DIR = ".partial"
+SCRATCH_DIR = ".scratch"  # decoded images and frozen features, in files unlinked as soon as opened
 BACKUP_DIR = ".backup"  # Keras BackupAndRestore state inside a job's work folder; removed before commit
 
 

@@ -1,7 +1,14 @@
-"""One writer per output root: a lock file holding the owner's pid, stale locks taken over."""
+"""One writer per output root: an flock on a lock file, released by the kernel when its holder dies.
+
+The lock is the kernel's, not the file's content, so a holder killed with -9 leaves nothing to take
+over and two starters can never both win. The file is never unlinked (a process could lock the
+unlinked inode while another creates a new one); the holder's pid in it only names it in errors.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
 
@@ -14,48 +21,47 @@ class OutputLocked(MedcamError):
     pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class OutputLock:
     def __init__(self, output: Path) -> None:
         self.path = Path(output) / LOCK_FILE
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise OutputLocked(
-                        f"{self.path.parent} is in use by another medcam-tui process (pid {pid}); "
-                        "watch it with `medcam-tui --attach` or choose another --output"
-                    ) from None
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
+        if self._fd is not None:
             return
-        raise OutputLocked(f"could not take the lock {self.path}")
+        root = self.path.parent
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next((p for p in (root, *root.parents) if p.exists()), root)
+            raise OutputLocked(f"{blocker} is a file, not a folder; choose another --output") from None
+        except OSError as exc:
+            raise OutputLocked(f"cannot open the lock file {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputLocked(
+                f"{root} is in use by another medcam-tui process (pid {holder}); "
+                "watch it with `medcam-tui --attach` or choose another --output"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        self._fd = fd
 
     def release(self) -> None:
-        try:
-            if self.path.read_text().strip() == str(os.getpid()):
-                self.path.unlink()
-        except (OSError, ValueError):
-            pass
+        """Clear the pid while still holding the lock, then let the kernel drop it with the descriptor."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
 
     def __enter__(self) -> OutputLock:
         self.acquire()

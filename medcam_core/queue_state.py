@@ -2,6 +2,8 @@
 
 One lock guards every read and write; every change is announced to listeners (the runner persists
 it atomically and emits `QueueChanged`), so the progress file always matches what screens show.
+The job folders are the ground truth: a progress file that cannot be read is kept aside and the
+state rebuilt from them, and a job only counts as done while its folder holds its model.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.config import Job, QueueConfig
-from medcam_core.results import summarize
+from medcam_core.results import METRICS_FILE, MODEL_FILE, summarize
 from medcam_core.serialize import write_json_atomic
 
 PROGRESS_FILE = "densenet121_training_progress.json"
@@ -29,6 +31,25 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED, SKIPPED = (
 )
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, SKIPPED)
 RETRYABLE = (FAILED, CANCELLED, SKIPPED)
+DAMAGED_SUFFIX = ".damaged"
+_NUMBER = (int, float, type(None))
+_ENTRY_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "dataset": (str,),
+    "preset": (str,),
+    "status": (str,),
+    "folder": (str,),
+    "stage": (str,),
+    "error": (str,),
+    "hint": (str,),
+    "started": _NUMBER,
+    "finished": _NUMBER,
+    "seconds": _NUMBER,
+    "epochs_run": (int,),
+    "attempts": (int,),
+    "metrics": (dict,),
+}
+_REQUIRED = ("id", "dataset", "preset", "status", "folder")
 
 
 @dataclass
@@ -53,11 +74,58 @@ class QueueError(ValueError):
     """A control request that does not apply (e.g. moving a job that already ran)."""
 
 
+class ProgressDamaged(ValueError):
+    """A progress file that exists but does not hold a queue state (torn, garbage, wrong shape)."""
+
+
+def read_progress(path: Path) -> dict[str, Any]:
+    """The progress file's content, checked entry by entry, so no reader trips over a damaged one."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ProgressDamaged(f"cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both
+        raise ProgressDamaged(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+        raise ProgressDamaged("not a JSON object with a list of jobs")
+    ids: set[str] = set()
+    for n, raw in enumerate(data["jobs"], 1):
+        if not isinstance(raw, dict):
+            raise ProgressDamaged(f"job entry {n} is not an object")
+        problems = [f"no {key}" for key in _REQUIRED if key not in raw]
+        problems += [
+            f"{key} is a {type(raw[key]).__name__}"
+            for key, types in _ENTRY_TYPES.items()
+            if key in raw and not isinstance(raw[key], types)
+        ]
+        if not problems and raw["status"] not in STATUSES:
+            problems.append(f"unknown status {raw['status']!r}")
+        if not problems and raw["id"] in ids:
+            problems.append(f"{raw['id']} listed twice")
+        if problems:
+            raise ProgressDamaged(f"job entry {n}: {', '.join(problems)}")
+        ids.add(raw["id"])
+    return data
+
+
+def _keep_aside(path: Path) -> str:
+    """Rename a damaged progress file out of the way, never over an earlier one: nothing is lost."""
+    target, n = path.with_name(path.name + DAMAGED_SUFFIX), 1
+    while target.exists():
+        target, n = path.with_name(f"{path.name}{DAMAGED_SUFFIX}.{n}"), n + 1
+    try:
+        path.rename(target)
+    except OSError as exc:
+        return f"it could not be kept aside ({exc.strerror or exc})"
+    return f"it was kept aside as {target.name}"
+
+
 class JobQueue:
-    def __init__(self, entries: list[JobEntry]) -> None:
+    def __init__(self, entries: list[JobEntry], notes: list[str] | None = None) -> None:
         self._entries = entries
         self._lock = threading.RLock()
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._notes = notes or []
 
     @classmethod
     def from_config(cls, config: QueueConfig) -> JobQueue:
@@ -65,32 +133,38 @@ class JobQueue:
 
     @classmethod
     def resume(cls, config: QueueConfig, progress_path: Path) -> JobQueue:
-        """Continue a queue from its progress file: finished stays finished, running re-queues."""
-        fresh = cls.from_config(config)
-        if not progress_path.is_file():
-            for entry in fresh._entries:
-                _recover_committed(entry, progress_path.parent)
-            return fresh
-        try:
-            saved = json.loads(progress_path.read_text(encoding="utf-8"))["jobs"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return fresh
-        known = {job.id for job in config.all_jobs()}
-        entries: list[JobEntry] = []
-        for raw in saved:
-            if not isinstance(raw, dict) or raw.get("id") not in known:
-                continue
-            entry = JobEntry(**{k: v for k, v in raw.items() if k in JobEntry.__dataclass_fields__})
-            if entry.status == RUNNING:
-                entry.status = QUEUED
-            if entry.status == DONE and not (progress_path.parent / entry.folder).is_dir():
-                entry.status, entry.error = QUEUED, ""
-            entries.append(entry)
-        seen = {e.id for e in entries}
-        entries += [e for e in fresh._entries if e.id not in seen]
-        for entry in entries:
-            _recover_committed(entry, progress_path.parent)
-        return cls(entries)
+        """Continue a queue from its progress file: finished stays finished, running re-queues.
+
+        Without a readable file the committed job folders say what finished; what went wrong is kept
+        as notes for the runner to announce (`take_notes`).
+        """
+        output, notes = progress_path.parent, []
+        entries = [_entry(job) for job in config.jobs()]
+        if progress_path.is_file():
+            try:
+                saved = read_progress(progress_path)["jobs"]
+            except ProgressDamaged as exc:
+                notes.append(
+                    f"{progress_path.name} was unreadable ({exc}); {_keep_aside(progress_path)}, "
+                    "and the queue state was rebuilt from the job folders"
+                )
+            else:
+                known = {job.id for job in config.all_jobs()}
+                fields = JobEntry.__dataclass_fields__
+                restored = [JobEntry(**{k: raw[k] for k in fields if k in raw}) for raw in saved if raw["id"] in known]
+                for entry in restored:
+                    if entry.status == RUNNING:
+                        entry.status = QUEUED
+                seen = {e.id for e in restored}
+                entries = restored + [e for e in entries if e.id not in seen]
+        notes += [note for entry in entries if (note := _settle(entry, output))]
+        return cls(entries, notes)
+
+    def take_notes(self) -> list[str]:
+        """What resuming found wrong on disk, once: the runner announces it as notices."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
 
     def subscribe(self, listener: Callable[[list[dict[str, Any]]], None]) -> None:
         self._listeners.append(listener)
@@ -171,21 +245,31 @@ class JobQueue:
             return {s: sum(e.status == s for e in self._entries) for s in STATUSES}
 
 
-def _recover_committed(entry: JobEntry, output: Path) -> None:
-    """A queued job whose folder was committed (renamed into place whole) finished: never train it twice.
+def _settle(entry: JobEntry, output: Path) -> str | None:
+    """Make an entry agree with its job folder, the ground truth; a note when that changed a finished job.
 
-    This covers a kill between the folder's rename and the progress file's update.
+    A done job whose model is gone trains again. A queued job whose folder was committed (renamed into
+    place whole) finished: never train it twice. That covers a kill between the folder's rename and
+    the progress file's update, and a progress file that was lost or unreadable.
     """
-    metrics_file = output / entry.folder / "results" / "metrics.json"
-    if entry.status != QUEUED or not metrics_file.is_file():
-        return
+    folder = output / entry.folder
+    has_model = (folder / MODEL_FILE).is_file()
+    if entry.status == DONE and not has_model:
+        entry.status, entry.error = QUEUED, ""
+        lost = "its folder is gone" if not folder.is_dir() else f"{MODEL_FILE} is missing from {entry.folder}"
+        return f"{entry.id} had finished but {lost}: it is queued to train again"
+    if entry.status != QUEUED or not (folder / METRICS_FILE).is_file():
+        return None
+    if not has_model:
+        return f"{entry.folder} holds results but no {MODEL_FILE}: {entry.id} is queued to train again"
     try:
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
         entry.metrics = summarize(metrics)
-    except (OSError, ValueError, KeyError, TypeError):
-        return
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
     entry.status, entry.stage, entry.error = DONE, "", ""
     entry.epochs_run = metrics.get("training", {}).get("epochs_run", entry.epochs_run)
+    return None
 
 
 def _entry(job: Job) -> JobEntry:

@@ -34,7 +34,8 @@ WORKER_PROGRESS = "worker-{job}.json"
 
 def run_job_in_worker(config: QueueConfig, job_id: str, send: Callable[[str], None]) -> None:
     """The body of every worker: one job, the local runner's stages, events out as JSON."""
-    from medcam_core.runner import SCRATCH_DIR, Runner
+    from medcam_core.artifacts import SCRATCH_DIR
+    from medcam_core.runner import Runner
 
     job = config.job_by_id(job_id)
     send(Notice("info", f"{job_id} runs in process {os.getpid()} on {socket.gethostname()}", job_id).to_json())
@@ -195,10 +196,10 @@ class RemoteJobs:
                         self._stop(job_id, "interrupted", "the queue was stopped", discard=False)
                     break
                 while not control.paused and len(self._running) < self.parallel:
-                    entry = queue.next_queued()
-                    if entry is None:
+                    job = self.runner.next_job()
+                    if job is None:
                         break
-                    self._start(self.runner.config.job_by_id(entry.id))
+                    self._start(job)
                 if not self._running and not control.paused and queue.next_queued() is None:
                     break
                 time.sleep(self.poll_s)

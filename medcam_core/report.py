@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import statistics
@@ -19,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.results import JobResults, load_job_results
+from medcam_core.queue_state import PROGRESS_FILE, ProgressDamaged, read_progress
+from medcam_core.results import METRICS_FILE, MODEL_FILE, JobResults, load_job_results
 from medcam_core.serialize import write_atomic
 
 REPORT_FILE = "STATUS_REPORT.md"
@@ -106,16 +105,46 @@ class JobRow:
         return self.results.test.get("auroc") if self.results else None
 
 
-def collect(output: Path) -> tuple[dict[str, Any], list[JobRow]]:
-    """The progress file and, for every finished job, its results folder."""
+def collect(output: Path) -> tuple[dict[str, Any], list[JobRow], list[str]]:
+    """The progress file and, for every finished job, its results folder; notes on what was not trusted.
+
+    Without a readable progress file the committed job folders are the jobs, as the queue itself would
+    rebuild them; a job counts as done only while its folder holds its model.
+    """
     progress_path = output / PROGRESS_FILE
-    progress = json.loads(progress_path.read_text(encoding="utf-8")) if progress_path.is_file() else {"jobs": []}
+    progress: dict[str, Any] = {}
+    notes: list[str] = []
+    if progress_path.is_file():
+        try:
+            progress = read_progress(progress_path)
+        except ProgressDamaged as exc:
+            notes.append(f"{PROGRESS_FILE} is unreadable ({exc}); the jobs below were found in the job folders.")
     rows = []
-    for entry in progress.get("jobs", []):
-        folder = output / entry.get("folder", "")
-        done = entry.get("status") == "done" and folder.is_dir()
-        rows.append(JobRow(entry, load_job_results(folder) if done else None))
-    return progress, rows
+    for entry in progress["jobs"] if progress else _entries_from_folders(output):
+        folder = output / entry["folder"]
+        if entry["status"] == "done" and not (folder / MODEL_FILE).is_file():
+            notes.append(
+                f"{entry['id']} is marked done but its folder has no {MODEL_FILE}: it is counted as queued "
+                "and trains again on the next run."
+            )
+            entry = {**entry, "status": "queued"}
+        rows.append(JobRow(entry, load_job_results(folder) if entry["status"] == "done" else None))
+    return progress, rows, notes
+
+
+def _entries_from_folders(output: Path) -> list[dict[str, Any]]:
+    """Progress entries for the committed job folders (those with results), named as their metrics say."""
+    entries = []
+    for folder in sorted(output.glob("densenet121_*_models")):
+        if not (folder / METRICS_FILE).is_file():
+            continue
+        job_id = folder.name.removeprefix("densenet121_").removesuffix("_models")
+        dataset, _, preset = job_id.rpartition("_")  # a guess when the metrics do not say
+        entry = {"id": job_id, "dataset": dataset, "preset": preset, "status": "done", "folder": folder.name}
+        metrics = load_job_results(folder).metrics
+        names = {"id": metrics.get("job"), "dataset": metrics.get("dataset"), "preset": metrics.get("preset")}
+        entries.append({**entry, **{k: v for k, v in names.items() if isinstance(v, str)}})
+    return entries
 
 
 def _status(rows: list[JobRow]) -> str:
@@ -246,7 +275,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
     """The Markdown text; image links are relative to `base` (the report's folder)."""
     output = Path(output)
     base = Path(base or output)
-    progress, rows = collect(output)
+    progress, rows, notes = collect(output)
     start, end = _span(rows)
     counts: dict[str, int] = {}
     for r in rows:
@@ -262,6 +291,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         "",
         f"> **Research use only.** {RESEARCH_USE}",
         "",
+        *[line for note in notes for line in (f"> **Note**: {md(note)}", "")],
         "---",
         "",
         "## Overview",
@@ -330,7 +360,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
 
 
 def results_csv(output: Path) -> str:
-    _, rows = collect(Path(output))
+    _, rows, _ = collect(Path(output))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
     writer.writeheader()

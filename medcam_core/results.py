@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+MODEL_FILE = "models/model.keras"  # a job counts as finished only while its folder holds this
+METRICS_FILE = "results/metrics.json"
+
 
 @dataclass
 class JobResults:
@@ -25,12 +28,17 @@ class JobResults:
 
 
 def _read(path: Path, problems: list[str]) -> dict[str, Any]:
+    """A JSON object, or {} with the reason in `problems`: readers index it without checking."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"missing {path.name}")
     except (OSError, ValueError) as exc:
         problems.append(f"unreadable {path.name}: {exc}")
+    else:
+        if isinstance(data, dict):
+            return data
+        problems.append(f"unreadable {path.name}: not a JSON object")
     return {}
 
 
@@ -40,7 +48,7 @@ def load_job_results(folder: Path) -> JobResults:
     problems: list[str] = []
     return JobResults(
         folder=folder,
-        metrics=_read(folder / "results" / "metrics.json", problems),
+        metrics=_read(folder / METRICS_FILE, problems),
         history=_read(folder / "results" / "history.json", problems),
         config=_read(folder / "configs" / "job_config.json", problems),
         problems=problems,

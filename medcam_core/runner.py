@@ -24,6 +24,7 @@ from medcam_core import __version__
 from medcam_core.artifacts import (
     BACKUP_DIR,
     PARTIAL_DIR,
+    SCRATCH_DIR,
     commit,
     model_readme,
     work_dir,
@@ -78,7 +79,6 @@ class JobStop(Exception):
         self.status, self.reason = status, reason
 
 
-SCRATCH_DIR = ".scratch"  # decoded images and frozen features, in files unlinked as soon as opened
 
 
 def hint_for(stage: str, exc: BaseException) -> str:
@@ -134,6 +134,10 @@ class Runner:
         self.scratch = self.output / SCRATCH_DIR
         self.queue = JobQueue.resume(config, self.progress_path)
         self.queue.subscribe(self._persist)
+        self._resume_notes = self.queue.take_notes()
+        for note in self._resume_notes:  # in medcam.log even if the queue never starts
+            log.warning("%s", note)
+        self._started: set[str] = set()  # job ids this run started; a retry takes its id out again
         self.device = ""
         self.started = time.time()
         self._throttle = progress_throttle_s
@@ -184,10 +188,13 @@ class Runner:
 
     def retry(self, job_id: str) -> None:
         self.queue.retry(job_id)
+        self._started.discard(job_id)
         self.emit(QueueChanged(self.queue.snapshot()))
 
     def add(self, dataset: str, preset: str) -> None:
-        self.queue.add(self.config.job_by_id(f"{dataset}_{preset}"))
+        job = self.config.job_by_id(f"{dataset}_{preset}")
+        self.queue.add(job)
+        self._started.discard(job.id)
         self.emit(QueueChanged(self.queue.snapshot()))
 
     # -- the queue ----------------------------------------------------------------------------
@@ -201,6 +208,8 @@ class Runner:
         self.emit(QueueStarted(self.queue.snapshot(), str(self.output), self.device, self.config.source))
         if late:
             self.emit(Notice("warning", late))
+        for note in self._resume_notes:
+            self.emit(Notice("warning", note))
         for spec in self.config.datasets:
             if not spec.path.is_dir():
                 self.emit(
@@ -222,10 +231,29 @@ class Runner:
             self.control.wait_while_paused()
             if self.control.quitting:
                 break
-            entry = self.queue.next_queued()
-            if entry is None:
+            job = self.next_job()
+            if job is None:
                 break
-            self._run_job(self.config.job_by_id(entry.id))
+            self._run_job(job)
+
+    def next_job(self) -> Job | None:
+        """The next queued job, taken for starting. One that this run already started, and that the
+        user did not retry, fails instead: whatever re-queued it, no run starts a job twice."""
+        while (entry := self.queue.next_queued()) is not None:
+            if entry.id not in self._started:
+                self._started.add(entry.id)
+                return self.config.job_by_id(entry.id)
+            self.publish(
+                JobFailed(
+                    entry.id,
+                    "start",
+                    f"{entry.id} was queued again after it had started in this run; it is not started twice",
+                    "retry it to run it once more (r in the TUI)",
+                    "",
+                    0.0,
+                )
+            )
+        return None
 
     def run_job(self, job: Job) -> None:
         """One job outside the queue loop: what a worker process runs for a remote executor."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,9 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
     queue.update("pneumonia_standard", status="done")
     queue.update("pneumonia_intensive", status="running")
     queue.update("cardiomegaly_standard", status="failed", error="boom")
-    (tmp_path / "densenet121_pneumonia_standard_models").mkdir()
+    model = tmp_path / "densenet121_pneumonia_standard_models" / "models" / "model.keras"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"placeholder")
     save_progress(tmp_path / PROGRESS_FILE, queue.snapshot(), {})
     again = JobQueue.resume(config, tmp_path / PROGRESS_FILE)
     status = {e["id"]: e["status"] for e in again.snapshot()}
@@ -74,24 +77,27 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
         "cardiomegaly_standard": "failed",
         "cardiomegaly_intensive": "queued",
     }
-    (tmp_path / "densenet121_pneumonia_standard_models").rmdir()  # a done job whose folder vanished
+    model.unlink()  # a done job whose model vanished trains again, and says so
+    lost = JobQueue.resume(config, tmp_path / PROGRESS_FILE)
+    assert lost.get("pneumonia_standard").status == "queued"
+    assert any("pneumonia_standard" in note and "model.keras" in note for note in lost.take_notes())
+    assert lost.take_notes() == []  # announced once
+    shutil.rmtree(tmp_path / "densenet121_pneumonia_standard_models")
     assert JobQueue.resume(config, tmp_path / PROGRESS_FILE).get("pneumonia_standard").status == "queued"
-    (tmp_path / PROGRESS_FILE).write_text("{ torn")
-    assert [e["status"] for e in JobQueue.resume(config, tmp_path / PROGRESS_FILE).snapshot()] == ["queued"] * 4
     assert json.loads(json.dumps(again.snapshot()))
 
 
+HOLDER = """
+import sys, time
+from medcam_core.lock import OutputLock
+OutputLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(30)
+"""
+
+
 def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"from medcam_core.lock import OutputLock; import time; "
-            f"OutputLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(OutputLocked, match=f"pid {holder.pid}"):
@@ -99,6 +105,61 @@ def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path: Path) -> N
     finally:
         holder.kill()
         holder.wait()
-    with OutputLock(tmp_path) as lock:  # the dead holder's lock is stale
+    with OutputLock(tmp_path) as lock:  # the kernel released the dead holder's lock
         assert lock.path.read_text() == str(os.getpid())
-    assert not lock.path.exists()
+    assert lock.path.read_text() == ""  # never unlinked (that races with flock), only cleared
+
+
+WRITER = """
+import os, sys, time
+from medcam_core.lock import OutputLock, OutputLocked
+lock = OutputLock(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    pass
+try:
+    lock.acquire()
+except OutputLocked:
+    print("refused", flush=True)
+    sys.exit(0)
+took = time.monotonic()
+time.sleep(0.03)
+print("held", took, time.monotonic(), flush=True)
+lock.release()
+"""
+
+
+def test_four_writers_after_a_kill_9_never_hold_the_lock_at_once(tmp_path: Path) -> None:
+    """A stale lock left by kill -9, then four starters at the same instant: exactly one at a time."""
+    for trial in range(30):
+        root = tmp_path / str(trial)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        go = root / "go"
+        writers = [
+            subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(go)], stdout=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        for writer in writers:
+            assert writer.stdout.readline().strip() == "ready"
+        go.touch()
+        held = []
+        for writer in writers:
+            out, _ = writer.communicate(timeout=30)
+            assert writer.returncode == 0, out
+            held += [tuple(map(float, line.split()[1:])) for line in out.splitlines() if line.startswith("held")]
+        assert held, f"trial {trial}: nobody took the lock"
+        held.sort()
+        for (_, end), (start, _) in zip(held, held[1:], strict=False):
+            assert end <= start, f"trial {trial}: two writers held the lock at once: {held}"
+
+
+def test_an_output_root_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    afile = tmp_path / "results.txt"
+    afile.write_text("not a folder")
+    for root in (afile, afile / "below"):
+        with pytest.raises(OutputLocked, match=f"^{afile} is a file, not a folder"):
+            OutputLock(root).acquire()

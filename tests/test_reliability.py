@@ -88,7 +88,7 @@ def test_kill_9_mid_job_resumes_from_the_last_epoch(synthetic_root: Path, tmp_pa
     assert len(history["loss"]) == metrics["training"]["epochs_run"] >= killed_at + 1  # continuous history
     finished = [e.job_id for e in events if e.kind == "job_finished"]
     assert sorted(finished) == ["cardiomegaly_long", "pneumonia_long"]  # each trained to the end once
-    assert not (out / ".partial").exists() and not (out / ".medcam.lock").exists()
+    assert not (out / ".partial").exists() and (out / ".medcam.lock").read_text() == ""
 
 
 def test_a_job_committed_before_the_kill_is_never_trained_again(synthetic_root: Path, tmp_path: Path) -> None:
@@ -214,7 +214,7 @@ def test_ctrl_c_once_finishes_the_batch_saves_and_exits_130(synthetic_root: Path
     jobs = json.loads((out / PROGRESS_FILE).read_text())["jobs"]
     assert [j["status"] for j in jobs] == ["queued", "queued"]  # the interrupted job runs again
     assert (out / ".partial" / "densenet121_pneumonia_long_models" / ".backup").is_dir()
-    assert not (out / ".medcam.lock").exists()
+    assert (out / ".medcam.lock").read_text() == ""
     stopped = [e for e in read_events(out / "events.jsonl") if e.kind == "job_stopped"]
     assert stopped and stopped[-1].status == "interrupted"
 

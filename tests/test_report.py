@@ -73,6 +73,8 @@ def layout(root: Path, jobs: list[dict], aurocs: dict[str, float]) -> Path:
         write_json_atomic(folder / "results" / "history.json", {"loss": [0.6, 0.4]})
         write_json_atomic(folder / "configs" / "job_config.json", {})
         (folder / "results" / "curves.png").write_bytes(b"png")
+        (folder / "models").mkdir()
+        (folder / "models" / "model.keras").write_bytes(b"placeholder")  # a job is done while its model is there
     return root
 
 
