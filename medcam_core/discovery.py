@@ -3,18 +3,31 @@
 What every recipe shares lives here: listing image files, matching class names, capping each
 class, and carving the splits a layout lacks. Synthetic lesion masks (`*.mask.png`) are ground
 truth, never training images.
+
+Files are told apart by `stat` (links followed), never by opening them: opening a FIFO blocks for
+ever. Symlinked files and folders are followed wherever they lead; a link that loops, leads nowhere
+or leads to something other than a regular file or folder is skipped with that reason, and so is a
+folder medcam itself wrote (its Grad-CAM PNGs would otherwise become training images).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
 
+from medcam_core.artifacts import PARTIAL_DIR, SCRATCH_DIR
 from medcam_core.config import DatasetSpec
 from medcam_core.errors import DataError
+from medcam_core.eventlog import EVENT_LOG
+from medcam_core.lock import LOCK_FILE
+from medcam_core.queue_state import PROGRESS_FILE
 from medcam_core.splits import SPLITS, grouped_stratified_split
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -27,6 +40,18 @@ SPLIT_ALIASES = {
     "test": "test",
     "testing": "test",
 }
+OUTPUT_MARKERS = (PROGRESS_FILE, EVENT_LOG, LOCK_FILE)
+JOB_FOLDER = "densenet121_*_models"
+WORK_FOLDERS = (PARTIAL_DIR, SCRATCH_DIR)  # jobs in progress; the runner's decoded-image scratch space
+OUTPUT_FOLDER = "medcam output folder, not data"
+FILE, FOLDER, MISSING = "file", "folder", "not found"
+OUTSIDE = "path outside the dataset folder"
+SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
 
 
 @dataclass
@@ -70,11 +95,87 @@ def cap_per_class(samples: list[Sample], limit: int, rng: np.random.Generator) -
     return [samples[i] for i in sorted(keep)]
 
 
+def is_output_root(path: Path) -> bool:
+    """Whether `path` is a folder a queue writes to (it holds a progress file, an event log or a lock)."""
+    try:
+        return any(name in OUTPUT_MARKERS for name in os.listdir(path))
+    except OSError:
+        return False
+
+
+def is_medcam_output(path: Path) -> bool:
+    """An output root, a finished job's folder, or a job's work folder: results, never data."""
+    return fnmatchcase(path.name, JOB_FOLDER) or path.name in WORK_FOLDERS or is_output_root(path)
+
+
+def entry_kind(path: Path) -> str:
+    """FILE, FOLDER, MISSING, or why `path` is neither: by `stat`, never by opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"path too long ({len(str(path))} characters)"
+        if os.path.islink(path):
+            return "broken symlink"
+        return MISSING if exc.errno == errno.ENOENT else f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return FILE
+    if stat.S_ISDIR(mode):
+        return FOLDER
+    return "not a regular file: " + next((name for test, name in SPECIAL_KINDS if test(mode)), "special file")
+
+
+def _loops(path: Path, walked: tuple[Path, ...]) -> bool:
+    """A folder (reached through a link) that holds one of the folders being walked would be walked for ever."""
+    target = Path(os.path.realpath(path))
+    return any(folder.is_relative_to(target) for folder in walked)
+
+
+def _entries(folder: Path, skipped: list[tuple[str, str]], walked: tuple[Path, ...]) -> Iterator[tuple[Path, str]]:
+    """(path, FILE or FOLDER) for each entry of `folder` that can be read as data, sorted by name;
+    the rest goes to `skipped` with why."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        skipped.append((str(folder), f"cannot read: {exc.strerror or exc}"))
+        return
+    for name in names:
+        path = folder / name
+        kind = entry_kind(path)
+        if kind == FILE:
+            yield path, kind
+        elif kind != FOLDER:
+            skipped.append((str(path), kind))
+        elif is_medcam_output(path):
+            skipped.append((str(path), OUTPUT_FOLDER))
+        elif _loops(path, walked):
+            skipped.append((str(path), "symlink loop"))
+        else:
+            yield path, kind
+
+
+def subfolders(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """The visible folders in `folder` (class or split folders), sorted; its files are not looked at."""
+    entries = _entries(folder, skipped, (Path(os.path.realpath(folder)),))
+    return [path for path, kind in entries if kind == FOLDER and not path.name.startswith(".")]
+
+
+def regular_files(folder: Path, skipped: list[tuple[str, str]], walked: tuple[Path, ...] = ()) -> list[Path]:
+    """Every regular file under `folder`, sorted, through links; anything else goes to `skipped` with why."""
+    walked = (*walked, Path(os.path.realpath(folder)))
+    out = []
+    for path, kind in _entries(folder, skipped, walked):
+        out.extend([path] if kind == FILE else regular_files(path, skipped, walked))
+    return out
+
+
 def image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
     """Image files under `folder`, sorted; hidden and non-image files go to `skipped`."""
     out = []
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.name.endswith(".mask.png"):
+    for path in regular_files(folder, skipped):
+        if path.name.endswith(".mask.png"):
             continue
         if is_hidden(path.relative_to(folder)):
             skipped.append((str(path), "hidden file"))
@@ -104,10 +205,21 @@ def missing_classes(spec: DatasetSpec, found: Iterable[str]) -> list[str]:
     return [c for c in (*spec.positive, *spec.negative) if c.casefold() not in have]
 
 
-def inside(root: Path, relative: str) -> Path | None:
-    """`root/relative`, or None when the path would leave `root` (a table must not point elsewhere)."""
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root.resolve()) else None
+def listed_file(root: Path, relative: str) -> Path | str:
+    """The regular file `root/relative`, links resolved, or why a table's cell cannot be read as one.
+
+    A table cell is untrusted text: a path leaving `root`, a NUL byte or a special file is never opened.
+    """
+    if "\0" in relative:
+        return "path contains a NUL byte"
+    try:
+        path = (root / relative).resolve()
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symlink loop"
+    if not path.is_relative_to(root.resolve()):
+        return OUTSIDE
+    kind = entry_kind(path)
+    return path if kind == FILE else kind
 
 
 def split_name(value: str) -> str | None:

@@ -3,6 +3,10 @@
 PIL rather than tf.image: it reads 8/16-bit, palette, RGBA and CMYK alike, and JPEG `draft`
 decodes big files at reduced scale. Each image is decoded and resized once per dataset; the uint8
 result (S×S bytes) goes to scratch records the training pipeline reads from.
+
+Pillow's own guard against decompression bombs prints a warning from inside `Image.open` (or
+raises without saying the size), so it is switched off here and `decode_bytes` applies the same
+limit itself from the header: an image over it is skipped with its size, before any pixel is read.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from PIL import Image, UnidentifiedImageError
 from medcam_core.records import RecordFile
 
 MIN_SIDE = 16
+MAX_PIXELS = 89_478_485  # Pillow's default limit (about 9459 × 9459), where it used to warn
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr")  # averaging stored values averages the image
+Image.MAX_IMAGE_PIXELS = None
 
 
 class ImageSkipped(Exception):
@@ -67,12 +74,16 @@ def decode_bytes(data: bytes, size: int) -> np.ndarray:
             w, h = im.size
             if min(w, h) < MIN_SIDE:
                 raise ImageSkipped(f"too small ({w}×{h} px)")
+            if w * h > MAX_PIXELS:
+                raise ImageSkipped(f"too large: {w}×{h} pixels")
             if im.format == "JPEG":
                 im.draft(im.mode if im.mode in ("L", "RGB") else None, (size, size))
             im.load()
             if im.mode in WIDE_MODES:
                 gray = Image.fromarray(to_gray_uint8(im))
             else:
+                if im.mode not in REDUCIBLE_MODES:  # "1" and palette images cannot be reduced as stored
+                    im = Image.fromarray(to_gray_uint8(im))
                 reduce = min(im.size) // (2 * size)
                 if reduce >= 2:
                     im = im.reduce(reduce)
@@ -82,8 +93,8 @@ def decode_bytes(data: bytes, size: int) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
-    except Image.DecompressionBombError:
-        raise ImageSkipped("image too large to decode safely") from None
+    except Image.DecompressionBombError as exc:  # Pillow's guard, should other code switch it back on
+        raise ImageSkipped(f"too large: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageSkipped(f"cannot decode: {exc}") from None
 

@@ -1,4 +1,9 @@
-"""`medcam-tui data check`: the datasets of a queue, or one folder as downloaded, as a table or JSON."""
+"""`medcam-tui data check`: the datasets of a queue, or one folder as downloaded, as a table or JSON.
+
+Everything shown comes from the dataset (file and class names, CSV cells) and goes through
+`printable`: a file named with escape sequences must not repaint the terminal, nor an undecodable
+name crash the print. The JSON stays exact; `json.dumps` escapes what a terminal would act on.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ from medcam_core.config import DatasetSpec, parse_config
 from medcam_core.data_check import EXIT, DatasetCheck, check_dataset
 from medcam_core.errors import ConfigError
 from medcam_core.recipe_catalog import RECIPES
-from medcam_tui.cli import EXIT_CONFIG
+from medcam_core.recipes.table import table_problem
+from medcam_core.safe_text import printable
 from medcam_tui.commands import error, resolve_config
+from medcam_tui.exit_codes import EXIT_CONFIG
 
 SHOWN = 5
 FLAGS = {"positive": "--positive", "negative": "--negative", "table": "--table", "body_parts": "--body-parts"}
@@ -33,6 +40,9 @@ def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec
     for key in info.required:
         if key not in given and key not in info.defaults:
             raise ConfigError("data check", FLAGS[key], f"needed by --recipe {recipe} ({info.summary})")
+    problem = table_problem(path, given["table"]) if "table" in given else None
+    if problem:
+        raise ConfigError("data check", FLAGS["table"], problem)
     name = re.sub(r"[^A-Za-z0-9_-]", "-", path.resolve().name).strip("-_") or "dataset"
     table = {"name": name[:64], "path": str(path), "recipe": recipe, **given}
     return parse_config({"datasets": [table]}, file="data check").datasets[0]
@@ -48,23 +58,28 @@ def data_check_command(
             config = resolve_config(config_path, None)
             specs, seed = list(config.datasets), config.presets[config.order[0]].seed
     except ConfigError as exc:
-        error(str(exc))
+        error(printable(exc))
         return EXIT_CONFIG
     console = Console(file=sys.stderr if as_json else sys.stdout)
     checks = []
     for spec in specs:
-        with console.status(f"checking {spec.name} ({spec.recipe}: {spec.path})…"):
+        with console.status(escape(printable(f"checking {spec.name} ({spec.recipe}: {spec.path})…"))):
             checks.append(check_dataset(spec, seed))
         if not as_json:
             render(console, checks[-1])
     if as_json:
-        print(json.dumps({"datasets": [c.to_json() for c in checks]}, indent=2))
+        print(json.dumps({"datasets": [c.to_json() for c in checks]}, indent=2, ensure_ascii=True))
     return max(EXIT[c.status] for c in checks)
+
+
+def shown(value: object) -> str:
+    """Dataset-provided text as Rich markup that prints literally: escapes spelled out, brackets escaped."""
+    return escape(printable(value))
 
 
 def render(console: Console, check: DatasetCheck) -> None:
     colour = {"ok": "green", "warning": "yellow", "error": "red"}[check.status]
-    table = Table(title=f"{check.name} — {check.recipe}: {escape(check.path)}", title_justify="left")
+    table = Table(title=f"{shown(check.name)} — {check.recipe}: {shown(check.path)}", title_justify="left")
     for column in ("split", "positive", "negative", "patients"):
         table.add_column(column, justify="left" if column == "split" else "right")
     for split, counts in check.splits.items():
@@ -72,14 +87,14 @@ def render(console: Console, check: DatasetCheck) -> None:
     if check.splits:
         console.print(table)
     else:
-        console.print(f"[bold]{check.name}[/] — {check.recipe}: {escape(check.path)}")
+        console.print(f"[bold]{shown(check.name)}[/] — {check.recipe}: {shown(check.path)}")
     for note in check.notes:
-        console.print(f"  note: {escape(note)}")
+        console.print(f"  note: {shown(note)}")
     if check.skipped:
         reasons = ", ".join(f"{n} {r}" for r, n in check.skipped_reasons().items())
-        console.print(f"  [yellow]skipped {len(check.skipped)} file(s)[/]: {escape(reasons)}")
+        console.print(f"  [yellow]skipped {len(check.skipped)} file(s)[/]: {shown(reasons)}")
         for item in check.skipped[:SHOWN]:
-            console.print(f"    {escape(item['path'])}: {escape(item['reason'])}")
+            console.print(f"    {shown(item['path'])}: {shown(item['reason'])}")
         if len(check.skipped) > SHOWN:
             console.print(f"    … and {len(check.skipped) - SHOWN} more (--json lists them all)")
     if check.duplicates:
@@ -90,7 +105,7 @@ def render(console: Console, check: DatasetCheck) -> None:
         verb, style = ("dropped from train/val", "yellow") if check.leaks_dropped else ("refused by training", "red")
         console.print(f"  [{style}]leaks across splits: {len(check.leaks)}[/] ({verb})")
         for leak in check.leaks[:SHOWN]:
-            console.print(f"    {escape(leak)}")
+            console.print(f"    {shown(leak)}")
     for message in check.errors:
-        console.print(f"  [red]error:[/] {escape(message)}")
+        console.print(f"  [red]error:[/] {shown(message)}")
     console.print(f"  [{colour}]{check.status}[/]\n")

@@ -11,9 +11,9 @@ from medcam_core.discovery import (
     Sample,
     class_label,
     image_files,
-    is_hidden,
     missing_classes,
     split_name,
+    subfolders,
 )
 from medcam_core.errors import DataError
 
@@ -28,7 +28,8 @@ def find_folder(spec: DatasetSpec, ignore: dict[str, str] | None = None) -> Disc
     found = Discovered([])
     splits: dict[str, Path] = {}
     others: list[str] = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(Path(p.name))):
+    children = subfolders(root, found.skipped)
+    for child in children:
         name = split_name(child.name)
         if name and name not in splits:
             splits[name] = child
@@ -37,16 +38,16 @@ def find_folder(spec: DatasetSpec, ignore: dict[str, str] | None = None) -> Disc
         else:
             others.append(child.name)
     if "train" not in splits:
-        pools, others = {"": root}, []
+        pools, others = {"": children}, []
     else:
-        pools = splits
+        pools = {split: subfolders(folder, found.skipped) for split, folder in splits.items()}
     if others:
         found.notes.append(f"folder(s) {', '.join(o + '/' for o in others)} beside the split folders not used")
     patient_re = re.compile(spec.patient_id) if spec.patient_id else None
     classes: set[str] = set()
     unused: set[str] = set()
-    for split, folder in pools.items():
-        for cdir in sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(Path(p.name))):
+    for split, folders in pools.items():
+        for cdir in folders:
             if cdir.name in ignore and split == "":
                 continue
             classes.add(cdir.name)

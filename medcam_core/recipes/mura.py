@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import IMAGE_SUFFIXES, Discovered, Sample, image_files, inside, is_hidden
+from medcam_core.discovery import IMAGE_SUFFIXES, MISSING, Discovered, Sample, image_files, is_hidden, listed_file
 from medcam_core.errors import DataError
 from medcam_core.labels import LabelError, parse_label
 
@@ -56,13 +56,11 @@ def _images(base: Path, split: str, skipped: list[tuple[str, str]]) -> list[Path
     paths = []
     for row in _table(table):
         relative = _relative(row[0], base)
-        path = inside(base, relative)
-        if path is None:
-            skipped.append((row[0], "path outside the dataset folder"))
+        path = listed_file(base, relative)
+        if isinstance(path, str):
+            skipped.append((row[0], f"listed in {table.name} but not on disk" if path == MISSING else path))
         elif is_hidden(Path(relative)) or path.suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((str(path), "hidden file" if is_hidden(Path(relative)) else "not an image file"))
-        elif not path.is_file():
-            skipped.append((str(path), f"listed in {table.name} but not on disk"))
         else:
             paths.append(path)
     return paths

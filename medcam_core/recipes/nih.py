@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import Discovered, Sample
+from medcam_core.discovery import Discovered, Sample, is_hidden, regular_files
 from medcam_core.errors import DataError
 from medcam_core.recipes.table import read_rows
 
@@ -23,11 +23,11 @@ def _entry_table(root: Path) -> Path:
     return tables[0]
 
 
-def _image_index(root: Path) -> dict[str, Path]:
+def _image_index(root: Path, skipped: list[tuple[str, str]]) -> dict[str, Path]:
     """Every PNG by file name, wherever the archives were unpacked (images_001/images/, images/, …)."""
     index: dict[str, Path] = {}
-    for path in sorted(root.rglob("*.png")):
-        if not any(part.startswith(".") for part in path.relative_to(root).parts):
+    for path in regular_files(root, skipped):
+        if path.suffix == ".png" and not is_hidden(path.relative_to(root)):
             index.setdefault(path.name, path)
     return index
 
@@ -51,11 +51,11 @@ def _label(findings: set[str], spec: DatasetSpec) -> int | None:
 
 def find_nih(spec: DatasetSpec) -> Discovered:
     table = _entry_table(spec.path)
-    images = _image_index(spec.path)
-    official = _official_split(spec.path)
     found = Discovered([], classes=[*spec.positive, *spec.negative])
+    images = _image_index(spec.path, found.skipped)
+    official = _official_split(spec.path)
     absent = outside_lists = unused = 0
-    for _, row in read_rows(table, COLUMNS):
+    for _, row in read_rows(table, {column: "column" for column in COLUMNS}):
         name = row["Image Index"].strip()
         findings = {f.strip().casefold() for f in row["Finding Labels"].split("|") if f.strip()}
         label = _label(findings, spec)
