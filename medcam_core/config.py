@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medcam_core.errors import ConfigError
+from medcam_core.errors import ConfigError, MedcamError
 from medcam_core.recipe_catalog import RECIPE_KEYS, RECIPES
 
 if sys.version_info >= (3, 11):
@@ -21,6 +21,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+DEFAULT_CONFIG = "medcam.toml"
+WEIGHTS_EXPECTED = '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)'
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 LEAK_POLICIES = ("error", "drop")
 EXECUTORS = ("local", "ray")
@@ -174,14 +177,11 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "reduce_lr_factor": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1"),
     "reduce_lr_patience": (lambda v: _is_int(v) and v >= 0, "an integer ≥ 0"),
     "min_lr": (lambda v: _is_num(v) and v >= 0, "a number ≥ 0"),
-    "weights": (
-        lambda v: isinstance(v, str) and v != "",
-        '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)',
-    ),
+    "weights": (lambda v: isinstance(v, str) and v != "", WEIGHTS_EXPECTED),
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
     "dense_units": (lambda v: _is_int(v) and v >= 1, "an integer ≥ 1"),
     "bn_momentum": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (Keras' default is 0.99)"),
-    "seed": (_is_int, "an integer"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer from 0 to 4294967295"),
     "cache_features": (lambda v: isinstance(v, bool), "true or false"),
     "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
@@ -283,6 +283,59 @@ def _recipe_values(file: str, prefix: str, values: dict[str, Any]) -> dict[str, 
     return values
 
 
+def _weights_file(file: str, key: str, value: str, base: Path) -> str:
+    """A weights path must be an HDF5 file now, not a failed build after the queue started."""
+    if value in ("imagenet", "none"):
+        return value
+    path = (base / Path(value).expanduser()).resolve()
+    try:
+        with open(path, "rb") as fh:
+            is_hdf5 = path.suffix == ".h5" and fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError as exc:
+        raise ConfigError(file, key, f"expected {WEIGHTS_EXPECTED}; cannot read {value!r}: {exc.strerror}") from None
+    if not is_hdf5:
+        raise ConfigError(file, key, f"expected {WEIGHTS_EXPECTED}; {value!r} is not an HDF5 .h5 file")
+    return str(path)
+
+
+def check_job_ids(file: str, datasets: tuple[DatasetSpec, ...], presets: dict[str, Preset]) -> None:
+    """`a_b` × `c` and `a` × `b_c` would share one id and one folder, and retrain each other forever."""
+    seen: dict[str, Job] = {}
+    for i, dataset in enumerate(datasets):
+        for preset in presets.values():
+            job = Job(dataset, preset)
+            other = seen.setdefault(job.id, job)
+            if other is not job:
+                raise ConfigError(
+                    file,
+                    f"datasets[{i}].name",
+                    f"expected names whose jobs differ; dataset {dataset.name!r} × preset {preset.name!r} and "
+                    f"dataset {other.dataset.name!r} × preset {other.preset.name!r} both make job {job.id!r} "
+                    "(rename a dataset or a preset)",
+                )
+
+
+def check_output_folder(output: Path) -> None:
+    """An output root that is (or lies under) a file fails here in one line, not deep in a job."""
+    for path in (output, *output.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise MedcamError(f"output {output}: {path} is a file, not a folder; choose another --output")
+            return
+
+
+def check_output_outside_datasets(config: QueueConfig) -> None:
+    """An output root inside a dataset folder would train on its own Grad-CAM PNGs."""
+    for i, dataset in enumerate(config.datasets):
+        if config.output.resolve().is_relative_to(dataset.path.resolve()):
+            raise ConfigError(
+                config.source,
+                "queue.output",
+                f"expected a folder outside every dataset; {config.output} is inside datasets[{i}] "
+                f"({dataset.name}: {dataset.path})",
+            )
+
+
 def _one_group_regex(v: str) -> bool:
     try:
         return re.compile(v).groups == 1
@@ -340,6 +393,8 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         if not NAME_RE.match(name):
             raise ConfigError(file, f"presets.{name}", "expected a preset name of letters, digits, '_' or '-'")
         values = _checked(file, f"presets.{name}", table, PRESET_RULES)
+        if "weights" in values:
+            values["weights"] = _weights_file(file, f"presets.{name}.weights", values["weights"], base)
         presets[name] = replace(presets.get(name, BUILTIN_PRESETS["standard"]), name=name, **values)
 
     order = tuple(queue.get("presets", ["standard", "intensive"]))
@@ -371,9 +426,11 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         if names.index(name) != i:
             raise ConfigError(file, f"datasets[{i}].name", f"expected a unique name, {name!r} is used twice")
 
+    check_job_ids(file, tuple(datasets), presets)
+
     evaluation = EvaluationSpec(**_checked(file, "evaluation", data.get("evaluation", {}), EVALUATION_RULES))
     output = (base / Path(queue.get("output", "new")).expanduser()).resolve()
-    return QueueConfig(
+    config = QueueConfig(
         datasets=tuple(datasets),
         presets=presets,
         order=order,
@@ -388,3 +445,6 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         cpus_per_job=float(queue.get("cpus_per_job", 1.0)),
         gpus_per_job=float(queue["gpus_per_job"]) if "gpus_per_job" in queue else None,
     )
+    check_output_folder(output)
+    check_output_outside_datasets(config)
+    return config

@@ -19,5 +19,9 @@ class DataError(MedcamError):
     """A dataset that cannot train (missing folder, one class, too few images)."""
 
 
+class ModelFileError(MedcamError):
+    """A saved model that cannot be used: missing, damaged, or holding code that is never run."""
+
+
 class WeightsUnavailableError(MedcamError):
     """Pretrained weights requested but not obtainable (offline, or a bad file)."""

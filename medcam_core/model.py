@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from medcam_core.config import Preset
-from medcam_core.errors import WeightsUnavailableError
+from medcam_core.errors import ModelFileError, WeightsUnavailableError
 
 NOTOP_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
 NOTOP_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/" + NOTOP_FILE
@@ -25,6 +25,18 @@ PREDICTION_LAYER = "prediction"
 def keras_cache_file() -> Path:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "models" / NOTOP_FILE
+
+
+def load_saved_model(path: Path) -> keras.Model:
+    """Load with Keras' safe mode, so a `Lambda` layer or other Python code in the file is refused,
+    never executed; any refusal or damage becomes one line naming the file."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, zipfile errors… for bad files
+        reason = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: cannot be loaded safely: {reason}") from exc
 
 
 def resolve_weights(weights: str, allow_download: bool = True) -> str | None:

@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 from textual.worker import Worker, WorkerState
@@ -27,6 +28,8 @@ from medcam_core.errors import MedcamError
 from medcam_core.eventlog import EVENT_LOG, follow
 from medcam_core.queue_state import PROGRESS_FILE, QueueError
 from medcam_core.runner import Runner
+from medcam_core.safe_text import printable
+from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
 from medcam_tui.messages import EngineEvent
 from medcam_tui.screens.browser import ModelBrowser
 from medcam_tui.screens.gradcam import GradCAMScreen
@@ -199,10 +202,12 @@ class MedcamApp(App[int]):
         if "failures" in changed:
             self.query_one(FailureLog).sync(self.view)
             failure = self.view.failures[-1]
-            self.notify(f"{failure.job_id} failed at {failure.stage}: {failure.error}", severity="error", timeout=8)
+            text = f"{failure.job_id} failed at {failure.stage}: {failure.error}"
+            self.notify(text, severity="error", timeout=8, markup=False)
         if "notice" in changed:
             notice = self.view.notices[-1]
-            self.notify(notice.message, severity="warning" if notice.level == "warning" else "information")
+            severity = "warning" if notice.level == "warning" else "information"
+            self.notify(notice.message, severity=severity, markup=False)
         self._refresh_header()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -212,15 +217,20 @@ class MedcamApp(App[int]):
             self.query_one(JobPanel).refresh_from(self.view)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "queue" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+        """The queue's or the follower's end: a worker that died says so on screen and in the exit status."""
+        if event.worker.name not in ("queue", "follow") or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            message = str(error) if isinstance(error, MedcamError) else f"internal error: {error!r} (see medcam.log)"
-            log.error("queue worker stopped: %r", error, exc_info=error)
-            self.notify(message, severity="error", timeout=30)
-            self.exit_code, self.mode = 2, "crashed"
+            user_error = isinstance(error, MedcamError)
+            message = str(error) if user_error else f"internal error: {error!r} (see the log)"
+            log.error("%s worker stopped: %r", event.worker.name, error, exc_info=error)
+            what = "the queue" if event.worker.name == "queue" else f"following {EVENT_LOG}"
+            self.notify(f"{what} stopped: {printable(message)}", severity="error", timeout=30, markup=False)
+            self.exit_code, self.mode = (EXIT_CONFIG if user_error else EXIT_INTERNAL), "crashed"
             self._refresh_header()
+        elif event.worker.name == "follow":
+            return
         else:
             counts = event.worker.result or {}
             self.exit_code = 1 if counts.get("failed") else 0
@@ -367,7 +377,8 @@ class MedcamApp(App[int]):
             self.notify("no failure to show", severity="information")
             return
         failure = self.view.failures[index]
-        title = f"[b]{failure.job_id}[/b] failed at {failure.stage}: {failure.error}\nhint: {failure.hint}"
+        title = f"[b]{failure.job_id}[/b] failed at {failure.stage}: {escape(failure.error)}"
+        title += f"\nhint: {escape(failure.hint)}"
         self.push_screen(TracebackScreen(title, failure.traceback))
 
     def action_help(self) -> None:

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from medcam_core import __version__
+from medcam_core.config import DEFAULT_CONFIG
+from medcam_core.errors import MedcamError
 from medcam_core.recipe_catalog import RECIPES
-
-DEFAULT_CONFIG = "medcam.toml"
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+from medcam_tui.exit_codes import EXIT_CONFIG
 
 
 def _queue_options(parser: argparse.ArgumentParser, sub: bool = False) -> None:
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the training queue (the UI, or --headless)",
         description="Run the queue in ./medcam.toml (or --config), or the built-in synthetic demo when there is "
-        "none. Exit status: 0 all jobs done, 1 some failed, 2 bad config, 130 interrupted.",
+        "none. Exit status: 0 all jobs done, 1 some failed, 2 bad config, 3 internal error, 130 interrupted.",
     )
     run.add_argument("--headless", action="store_true", help="no UI: progress on the console, for servers and CI")
     _queue_options(run, sub=True)
@@ -114,7 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """One line and exit status 2 for input that cannot be used, 3 for a bug; never a traceback."""
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except MedcamError as exc:
+        from medcam_tui.commands import error
+
+        error(str(exc))
+        return EXIT_CONFIG
+    except Exception as exc:
+        from medcam_tui.commands import internal_error
+
+        return internal_error(exc)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "init":
         from medcam_tui.commands import init_command
 

@@ -10,18 +10,45 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from medcam_core.config import QueueConfig, load_config
+from medcam_core.config import (
+    DEFAULT_CONFIG,
+    QueueConfig,
+    check_output_folder,
+    check_output_outside_datasets,
+    load_config,
+)
 from medcam_core.config_template import TEMPLATE
 from medcam_core.errors import ConfigError
 from medcam_core.queue_state import PROGRESS_FILE
-from medcam_tui.cli import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from medcam_core.safe_text import printable
+from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 LOG_FILE = "medcam.log"
 log = logging.getLogger("medcam")
 
 
 def error(message: str) -> None:
-    print(f"medcam-tui: error: {message}", file=sys.stderr)
+    print(f"medcam-tui: error: {printable(message)}", file=sys.stderr)
+
+
+def internal_error(exc: BaseException) -> int:
+    """A bug, not the user's doing: the traceback goes to the log already set up, else to a file."""
+    import tempfile
+
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    if not files:
+        files = [logging.FileHandler(Path(tempfile.gettempdir()) / LOG_FILE, encoding="utf-8")]
+        logging.getLogger().addHandler(files[0])
+    log.error("internal error", exc_info=exc)
+    error(f"internal error ({type(exc).__name__}: {exc}); the traceback is in {files[0].baseFilename}")
+    return EXIT_INTERNAL
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines quote file names from datasets: `less medcam.log` must not run their escape sequences."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), keep_newlines=True)
 
 
 def resolve_config(
@@ -33,9 +60,13 @@ def resolve_config(
 
     if config_path is None and Path(DEFAULT_CONFIG).is_file():
         config_path = Path(DEFAULT_CONFIG)
+    if output is not None:
+        check_output_folder(output)
     if config_path is not None:
         config = load_config(config_path)
-        config = replace(config, output=output.resolve()) if output else config
+        if output:
+            config = replace(config, output=output.resolve())
+            check_output_outside_datasets(config)
     else:
         from medcam_core.demo import demo_config
 
@@ -78,7 +109,7 @@ def setup_logging(output: Path, name: str = LOG_FILE) -> Path:
         log_path = Path(tempfile.gettempdir()) / name
     route_native_stderr(log_path)
     handler = logging.FileHandler(log_path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -136,7 +167,7 @@ def run_headless(config_path: Path | None, output: Path | None, overrides: dict[
         return EXIT_CONFIG
     if "crash" in outcome:
         error(f"internal error: {outcome['crash']!r}; the traceback is in {log_path}")
-        return EXIT_FAILED
+        return EXIT_INTERNAL
     if control.quitting:
         return EXIT_INTERRUPTED
     counts = outcome["counts"]
@@ -186,7 +217,7 @@ def run_tui(
     finally:
         events.close()
         lock.release()
-    return app.exit_code
+    return app.return_code or app.exit_code
 
 
 def attach_tui(folder: Path) -> int:
@@ -201,7 +232,7 @@ def attach_tui(folder: Path) -> int:
 
     app = MedcamApp(attach=folder)
     app.run()
-    return EXIT_OK
+    return app.return_code or app.exit_code
 
 
 def output_root(output: Path | None, config_path: Path | None) -> Path:
@@ -244,26 +275,30 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
         error(f"image(s) not found: {', '.join(missing)}")
         return EXIT_CONFIG
     setup_logging(model_dir.resolve().parent)
-    import keras
-
     from medcam_core.explain import Item, explain, export, pick_examples
     from medcam_core.gradcam import GradCAM, GradCAMError
+    from medcam_core.model import load_saved_model
 
-    config = json.loads((model_dir / "configs" / "job_config.json").read_text(encoding="utf-8"))
-    threshold = json.loads((model_dir / "results" / "metrics.json").read_text(encoding="utf-8"))["threshold"]["value"]
-    if images:
-        items = [Item(p) for p in images]
-    else:
-        with open(model_dir / "results" / "predictions.csv", encoding="utf-8") as fh:
-            items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
-    model = keras.saving.load_model(model_file, safe_mode=True)
+    try:
+        config = json.loads((model_dir / "configs" / "job_config.json").read_text(encoding="utf-8"))
+        metrics = json.loads((model_dir / "results" / "metrics.json").read_text(encoding="utf-8"))
+        image_size, threshold = int(config["preset"]["image_size"]), float(metrics["threshold"]["value"])
+        if images:
+            items = [Item(p) for p in images]
+        else:
+            with open(model_dir / "results" / "predictions.csv", encoding="utf-8") as fh:
+                items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        error(f"{model_dir} is damaged: configs/job_config.json or results/metrics.json or predictions.csv ({exc})")
+        return EXIT_CONFIG
+    model = load_saved_model(model_file)
     try:
         cam = GradCAM(model, layer)
     except GradCAMError as exc:
         error(str(exc))
         return EXIT_CONFIG
     target_dir = out or model_dir / "gradcam"
-    for result in explain(cam, items, config["preset"]["image_size"], target, threshold):
+    for result in explain(cam, items, image_size, target, threshold):
         files = export(result, target_dir, cam.layer, threshold)
         print(f"{result.item.path.name}: P(positive) {result.probability:.3f} → {files['panel']}")
     print(f"{len(items)} image(s) explained with layer {cam.layer} into {target_dir}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,6 +25,7 @@ from medcam_core.events import (
     QueueStarted,
     StageProgress,
 )
+from medcam_core.safe_text import printable, printable_fields
 
 STATUS_STYLE = {
     "done": "green",
@@ -64,6 +66,7 @@ class ConsoleSink:
 
     def __call__(self, event: Event) -> None:
         """With several jobs at once (a parallel executor) lines carry the job id and bars are off."""
+        event = printable_fields(event, lambda text: escape(printable(text, keep_newlines=True)))
         with self._lock:
             job_id = getattr(event, "job_id", None)
             if event.kind == "job_started":

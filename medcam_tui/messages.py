@@ -5,16 +5,18 @@ from __future__ import annotations
 from textual.message import Message
 
 from medcam_core.events import Event
+from medcam_core.safe_text import printable_fields
 
 COALESCED = ("batch_progress", "stage_progress")
 
 
 class EngineEvent(Message):
-    """One engine event; a burst of progress events collapses to the newest still queued."""
+    """One engine event, its strings made printable (file names from a dataset can hold escape
+    sequences); a burst of progress events collapses to the newest still queued."""
 
     def __init__(self, event: Event) -> None:
         super().__init__()
-        self.event = event
+        self.event = printable_fields(event)
 
     def can_replace(self, message: Message) -> bool:
         return (

@@ -100,7 +100,7 @@ from medcam_core.config import parse_config
 from medcam_core.cpu_threads import apply_thread_settings
 import tensorflow as tf
 config = parse_config({"queue": {"intra_op_threads": 1, "inter_op_threads": 2}, "datasets": [
-    {"name": "d", "path": ".", "positive": ["x"]}]})
+    {"name": "d", "path": "data", "positive": ["x"]}]})
 assert apply_thread_settings(config.intra_op_threads, config.inter_op_threads) is None
 assert tf.config.threading.get_intra_op_parallelism_threads() == 1
 assert tf.config.threading.get_inter_op_parallelism_threads() == 2

@@ -19,7 +19,9 @@ from medcam_core.events import (
     QueueStarted,
 )
 from medcam_core.runner import Runner
+from medcam_tui import app as app_module
 from medcam_tui.app import MedcamApp
+from medcam_tui.exit_codes import EXIT_INTERNAL
 from medcam_tui.screens.browser import ModelBrowser
 from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
@@ -226,7 +228,7 @@ async def test_every_binding_has_id_tooltip_and_a_palette_command(tmp_path: Path
         assert commands[binding.description] == binding.tooltip
 
 
-async def test_a_queue_worker_that_dies_says_so_and_exits_2(tmp_path: Path, monkeypatch, caplog) -> None:
+async def test_a_queue_worker_that_dies_says_so_and_exits_3(tmp_path: Path, monkeypatch, caplog) -> None:
     config = tiny_queue((dataset_spec(tmp_path, "missing"),), tmp_path / "out")
     app, log = make_app(config)
 
@@ -235,8 +237,8 @@ async def test_a_queue_worker_that_dies_says_so_and_exits_2(tmp_path: Path, monk
 
     monkeypatch.setattr(Runner, "run", broken)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.exit_code == 2)
-        assert "STOPPED by an internal error" in str(app.query_one(StatusBar).render())
+        await wait_for(pilot, lambda: app.exit_code == EXIT_INTERNAL)
+        assert "STOPPED by an error" in str(app.query_one(StatusBar).render())
     (record,) = [r for r in caplog.records if r.name == "medcam" and "queue worker stopped" in r.message]
     assert record.exc_info is not None and "injected engine bug" in str(record.exc_info[1])
     log.close()
@@ -252,7 +254,7 @@ def test_parallel_workers_can_spawn_under_the_tui() -> None:
         "from medcam_core.config import parse_config\n"
         "from medcam_core.remote_jobs import ProcessTransport\n"
         "from medcam_tui.commands import connect_executor\n"
-        "dataset = {'name': 'd', 'path': '.', 'positive': ['x']}\n"
+        "dataset = {'name': 'd', 'path': 'data', 'positive': ['x']}\n"
         "config = parse_config({'queue': {'parallel': 2}, 'datasets': [dataset]})\n"
         "connect_executor(config)\n"
         "async def main():\n"
@@ -288,3 +290,18 @@ def test_first_paint_does_not_import_tensorflow() -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "rows 10" in proc.stdout and proc.stdout.strip().endswith("NO_TF")
+
+
+async def test_an_attach_whose_follower_dies_says_so_and_exits_3(tmp_path: Path, monkeypatch) -> None:
+    """Attach used to stop following without a word and exit 0."""
+    EventLog(tmp_path / "events.jsonl")(Notice("info", "hello"))
+
+    def broken(path: Path, stop: object):
+        raise OSError("injected: the disk went away")
+        yield
+
+    monkeypatch.setattr(app_module, "follow", broken)
+    app = MedcamApp(attach=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.exit_code == EXIT_INTERNAL)
+        assert "STOPPED by an error" in str(app.query_one(StatusBar).render())

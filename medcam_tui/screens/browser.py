@@ -12,15 +12,16 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from medcam_core.results import JobResults, load_job_results
+from medcam_core.safe_text import printable
 from medcam_tui.widgets.format import num
 
 
 def _display(path: Path) -> str:
     """Relative to the working directory when under it: shorter, and what the user typed."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return printable(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return printable(path)
 
 
 def _ci(values: list[float] | None) -> str:

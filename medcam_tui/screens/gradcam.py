@@ -25,6 +25,9 @@ from textual_image.renderable import UnicodeImage
 from textual_image.widget import HalfcellImage
 from textual_image.widget import Image as AutoImage
 
+from medcam_core.errors import MedcamError
+from medcam_core.safe_text import printable
+
 # without a terminal to ask, textual-image falls back to monochrome characters: colour half-cells
 # show a heatmap far better
 ImageWidget = HalfcellImage if _chosen_renderable is UnicodeImage else AutoImage
@@ -75,7 +78,7 @@ class GradCAMScreen(Screen[None]):
         for i, row in enumerate(self.rows):
             prob = float(row["probability"])
             table.add_row(
-                Path(row["path"]).name,
+                printable(Path(row["path"]).name),
                 "positive" if row["label"] == "1" else "negative",
                 f"{prob:.3f}",
                 "positive" if prob >= self.threshold else "negative",
@@ -84,14 +87,19 @@ class GradCAMScreen(Screen[None]):
         table.focus()
         self.load_model()
 
-    @work(thread=True, exclusive=True, group="gradcam-load")
+    @work(thread=True, exclusive=True, group="gradcam-load", exit_on_error=False)
     def load_model(self) -> None:
-        import keras
-
+        """A model that cannot be loaded safely is a notice on this screen, never the app's end."""
         from medcam_core.gradcam import GradCAM
+        from medcam_core.model import load_saved_model
 
-        model = keras.saving.load_model(self.folder / "models" / "model.keras", safe_mode=True)
-        self.model, self.cam = model, GradCAM(model, self.cam_layer)
+        try:
+            model = load_saved_model(self.folder / "models" / "model.keras")
+            cam = GradCAM(model, self.cam_layer)
+        except MedcamError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=15)
+            return
+        self.model, self.cam = model, cam
         self.cam_layer = self.cam.layer
         self.app.call_from_thread(self.show_selected)
 

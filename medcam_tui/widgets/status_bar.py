@@ -34,7 +34,7 @@ class StatusBar(Static):
         if mode == "attach":
             return "ATTACHED (read-only)" + (" · finished" if view.finished else "")
         if mode == "crashed":
-            return "STOPPED by an internal error (see medcam.log)"
+            return "STOPPED by an error (see the notice and the log)"
         if view.finished:
             return "STOPPED" if view.interrupted else "FINISHED"
         if mode == "idle":
