@@ -17,8 +17,8 @@ def run(quick: bool = False) -> list[Result]:
     import tensorflow as tf
 
     from medcam_core.config import BUILTIN_PRESETS
-    from medcam_core.gradcam import GradCAM
-    from medcam_core.model import build_model
+    from medcam_core.explain.cam import GradCAM
+    from medcam_core.train.model import build_model
 
     size = 224
     model = build_model(

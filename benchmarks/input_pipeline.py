@@ -15,10 +15,10 @@ from benchmarks.common import Result
 
 def run(quick: bool = False) -> list[Result]:
     from medcam_core.config import BUILTIN_PRESETS, DatasetSpec
-    from medcam_core.datasets import load_dataset
-    from medcam_core.model import build_model, split_frozen
-    from medcam_core.synthetic import PATIENT_RE, generate
-    from medcam_core.training import compute_features
+    from medcam_core.data.load import load_dataset
+    from medcam_core.data.synthetic import PATIENT_RE, generate
+    from medcam_core.train.fit import compute_features
+    from medcam_core.train.model import build_model, split_frozen
 
     per_class = 60 if quick else 200
     root = generate(Path(tempfile.mkdtemp()), tasks=["pneumonia"], per_class=per_class, size=256)

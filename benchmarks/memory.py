@@ -21,8 +21,8 @@ import json, resource, sys
 from dataclasses import replace
 from pathlib import Path
 from medcam_core.config import BUILTIN_PRESETS, DatasetSpec, QueueConfig
-from medcam_core.runner import Runner
-from medcam_core.synthetic import PATIENT_RE, TASKS
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.data.synthetic import PATIENT_RE, TASKS
 data, out, per_class, size = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 task = TASKS["pneumonia"]
 spec = DatasetSpec("pneumonia", data / "pneumonia", (task.positive,), patient_id=PATIENT_RE, max_per_class=per_class)
@@ -44,7 +44,7 @@ def _probe(data: Path, out: Path, per_class: int, size: int) -> dict:
 
 
 def run(quick: bool = False) -> list[Result]:
-    from medcam_core.synthetic import generate
+    from medcam_core.data.synthetic import generate
 
     small, large, size = (250, 2000, 64) if quick else (1000, 8000, 224)
     peaks = {}

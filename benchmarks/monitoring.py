@@ -18,12 +18,12 @@ from benchmarks.common import Result, median
 def run(quick: bool = False) -> list[Result]:
     from rich.console import Console
 
-    from medcam_core.callbacks import EventCallback
     from medcam_core.config import BUILTIN_PRESETS
-    from medcam_core.control import QueueControl
-    from medcam_core.eventlog import EventLog
-    from medcam_core.model import build_model, compile_model, split_frozen
-    from medcam_core.pipeline import tensor_batches
+    from medcam_core.jobqueue.control import QueueControl
+    from medcam_core.jobqueue.event_log import EventLog
+    from medcam_core.train.callbacks import EventCallback
+    from medcam_core.train.input_pipeline import tensor_batches
+    from medcam_core.train.model import build_model, compile_model, split_frozen
     from medcam_tui.console import ConsoleSink
 
     preset = BUILTIN_PRESETS["standard"].__class__(name="bench", image_size=224, weights="none")

@@ -20,10 +20,10 @@ from benchmarks.common import Result, median
 def run(quick: bool = False) -> list[Result]:
     import tensorflow as tf
 
-    from medcam_core.demo import demo_config
-    from medcam_core.model import build_model
-    from medcam_core.pipeline import to_model_input
-    from medcam_core.runner import Runner
+    from medcam_core.data.demo import demo_config
+    from medcam_core.jobqueue.runner import Runner
+    from medcam_core.train.input_pipeline import to_model_input
+    from medcam_core.train.model import build_model
 
     per_class = 60 if quick else 500
     out = Path(tempfile.mkdtemp(prefix="medcam-bench-"))

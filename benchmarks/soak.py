@@ -53,7 +53,7 @@ JOB_FILES = (
 
 
 def write_queue(root: Path) -> Path:
-    from medcam_core.synthetic import PATIENT_RE, TASKS, generate
+    from medcam_core.data.synthetic import PATIENT_RE, TASKS, generate
 
     data = generate(root / "data", per_class=40, size=64)
     text = QUEUE

@@ -16,8 +16,8 @@ from benchmarks.common import Result, median
 
 def _job(cache: bool, per_class: int, epochs: int) -> tuple[float, float]:
     from medcam_core.config import BUILTIN_PRESETS, EvaluationSpec, QueueConfig
-    from medcam_core.demo import demo_config
-    from medcam_core.runner import Runner
+    from medcam_core.data.demo import demo_config
+    from medcam_core.jobqueue.runner import Runner
 
     out = Path(tempfile.mkdtemp(prefix="medcam-bench-"))
     demo = demo_config(out, per_class=per_class, image_size=224)

@@ -24,7 +24,7 @@ t0 = time.perf_counter()
 from pathlib import Path
 from medcam_tui.app import MedcamApp
 from medcam_core.config import BUILTIN_PRESETS, DatasetSpec, QueueConfig
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.runner import Runner
 out = Path(tempfile.mkdtemp())
 spec = DatasetSpec(name="x", path=out, positive=("p",))
 config = QueueConfig(datasets=(spec,), presets=dict(BUILTIN_PRESETS), output=out)
@@ -59,8 +59,8 @@ def first_paint(repeats: int) -> Result:
 async def _latencies(naive: bool, seconds: float, image_size: int) -> list[float]:
     from textual import events
 
-    from medcam_core.demo import demo_config
-    from medcam_core.runner import Runner
+    from medcam_core.data.demo import demo_config
+    from medcam_core.jobqueue.runner import Runner
     from medcam_tui.app import MedcamApp
     from medcam_tui.messages import EngineEvent
     from medcam_tui.widgets.queue_table import QueueTable

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from medcam_core.data.recipe_catalog import RECIPE_KEYS, RECIPES
 from medcam_core.errors import ConfigError, MedcamError
-from medcam_core.recipe_catalog import RECIPE_KEYS, RECIPES
 
 if sys.version_info >= (3, 11):
     import tomllib

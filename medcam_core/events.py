@@ -80,6 +80,7 @@ class JobStarted(Event):
     index: int
     total: int
     epochs: int
+    monitor: str = "val_loss"  # which validation value is "best" for this job (its preset's)
 
 
 @dataclass(frozen=True)

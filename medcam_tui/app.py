@@ -25,9 +25,9 @@ from textual.worker import Worker, WorkerState
 
 from medcam_core.config import QueueConfig
 from medcam_core.errors import MedcamError
-from medcam_core.eventlog import EVENT_LOG, follow
-from medcam_core.queue_state import PROGRESS_FILE, QueueError
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.event_log import EVENT_LOG, follow
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE, QueueError
 from medcam_core.safe_text import printable
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
 from medcam_tui.messages import EngineEvent

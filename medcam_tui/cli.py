@@ -8,8 +8,8 @@ from pathlib import Path
 
 from medcam_core import __version__
 from medcam_core.config import DEFAULT_CONFIG
+from medcam_core.data.recipe_catalog import RECIPES
 from medcam_core.errors import MedcamError
-from medcam_core.recipe_catalog import RECIPES
 from medcam_tui.exit_codes import EXIT_CONFIG
 
 

@@ -19,7 +19,7 @@ from medcam_core.config import (
 )
 from medcam_core.config_template import TEMPLATE
 from medcam_core.errors import ConfigError
-from medcam_core.queue_state import PROGRESS_FILE
+from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.safe_text import printable
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
@@ -68,7 +68,7 @@ def resolve_config(
             config = replace(config, output=output.resolve())
             check_output_outside_datasets(config)
     else:
-        from medcam_core.demo import demo_config
+        from medcam_core.data.demo import demo_config
 
         config = demo_config(output or Path("new"))
     return replace(config, **(overrides or {}))
@@ -77,11 +77,11 @@ def resolve_config(
 def connect_executor(config: QueueConfig) -> None:
     """What runs jobs in other processes starts here, on the main thread, before the UI takes the terminal."""
     if config.executor == "ray":
-        from medcam_core.remote_jobs import connect_ray
+        from medcam_core.jobqueue.executors import connect_ray
 
         connect_ray(config)
     elif config.parallel > 1:
-        from medcam_core.remote_jobs import start_process_support
+        from medcam_core.jobqueue.executors import start_process_support
 
         start_process_support()
 
@@ -179,10 +179,10 @@ def run_headless(config_path: Path | None, output: Path | None, overrides: dict[
 
 def _locked_runner(config: QueueConfig, sinks: list) -> tuple[Any, Any, Any] | None:
     """A runner writing the event log, once this process holds the output root's lock."""
-    from medcam_core.control import QueueControl
-    from medcam_core.eventlog import EVENT_LOG, EventLog
-    from medcam_core.lock import OutputLock, OutputLocked
-    from medcam_core.runner import Runner
+    from medcam_core.jobqueue.control import QueueControl
+    from medcam_core.jobqueue.event_log import EVENT_LOG, EventLog
+    from medcam_core.jobqueue.lock import OutputLock, OutputLocked
+    from medcam_core.jobqueue.runner import Runner
 
     lock = OutputLock(config.output)
     try:
@@ -222,7 +222,7 @@ def run_tui(
 
 def attach_tui(folder: Path) -> int:
     """Follow another process's event log, read-only; nothing here takes the output lock."""
-    from medcam_core.eventlog import EVENT_LOG
+    from medcam_core.jobqueue.event_log import EVENT_LOG
 
     if not (folder / EVENT_LOG).is_file():
         error(f"no {EVENT_LOG} in {folder}; start a queue there first: medcam-tui run --headless --output {folder}")
@@ -245,8 +245,8 @@ def output_root(output: Path | None, config_path: Path | None) -> Path:
 
 
 def report_command(output: Path | None, config_path: Path | None, to: Path | None) -> int:
-    from medcam_core.queue_state import PROGRESS_FILE
-    from medcam_core.report import write_report
+    from medcam_core.jobqueue.state import PROGRESS_FILE
+    from medcam_core.outputs.report import write_report
 
     try:
         root = output_root(output, config_path)
@@ -275,9 +275,9 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
         error(f"image(s) not found: {', '.join(missing)}")
         return EXIT_CONFIG
     setup_logging(model_dir.resolve().parent)
-    from medcam_core.explain import Item, explain, export, pick_examples
-    from medcam_core.gradcam import GradCAM, GradCAMError
-    from medcam_core.model import load_saved_model
+    from medcam_core.explain.cam import GradCAM, GradCAMError
+    from medcam_core.explain.examples import Item, explain, export, pick_examples
+    from medcam_core.train.model import load_saved_model
 
     try:
         config = json.loads((model_dir / "configs" / "job_config.json").read_text(encoding="utf-8"))

@@ -18,10 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from medcam_core.config import DatasetSpec, parse_config
-from medcam_core.data_check import EXIT, DatasetCheck, check_dataset
+from medcam_core.data.check import EXIT, DatasetCheck, check_dataset
+from medcam_core.data.recipe_catalog import RECIPES
+from medcam_core.data.recipes.table import table_problem
 from medcam_core.errors import ConfigError
-from medcam_core.recipe_catalog import RECIPES
-from medcam_core.recipes.table import table_problem
 from medcam_core.safe_text import printable
 from medcam_tui.commands import error, resolve_config
 from medcam_tui.exit_codes import EXIT_CONFIG

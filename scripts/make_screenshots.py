@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.demo import demo_config
-from medcam_core.eventlog import EventLog
-from medcam_core.runner import Runner
+from medcam_core.data.demo import demo_config
+from medcam_core.jobqueue.event_log import EventLog
+from medcam_core.jobqueue.runner import Runner
 from medcam_tui.app import MedcamApp
 
 OUT = Path(__file__).resolve().parents[1] / "screenshots"

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from medcam_core.config import BUILTIN_PRESETS, DatasetSpec, EvaluationSpec, Preset, QueueConfig  # noqa: E402
-from medcam_core.synthetic import PATIENT_RE, TASKS, generate  # noqa: E402
+from medcam_core.data.synthetic import PATIENT_RE, TASKS, generate  # noqa: E402
 
 TINY = 32
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from medcam_core.eventlog import EventLog
 from medcam_core.events import (
     BatchProgress,
     DatasetLoaded,
@@ -21,6 +20,7 @@ from medcam_core.events import (
     QueueStarted,
     StageStarted,
 )
+from medcam_core.jobqueue.event_log import EventLog
 from medcam_core.serialize import write_json_atomic
 
 T0 = 1_790_000_000.0
@@ -97,7 +97,7 @@ def write_scripted_queue(root: Path) -> float:
             "load",
             "dataset folder not found: /data/nih/cardiomegaly",
             "check the dataset folder, its class folders and positive/negative in the config",
-            'Traceback (most recent call last):\n  File "medcam_core/runner.py", line 212, in _run_job\n'
+            'Traceback (most recent call last):\n  File "medcam_core/jobqueue/runner.py", line 212, in _run_job\n'
             "    data = self._load(job)\nmedcam_core.errors.DataError: dataset folder not found: "
             "/data/nih/cardiomegaly\n",
             0.2,

@@ -97,7 +97,7 @@ def test_thread_settings_apply_in_a_fresh_process_and_say_so_when_too_late() -> 
 
     code = """
 from medcam_core.config import parse_config
-from medcam_core.cpu_threads import apply_thread_settings
+from medcam_core.train.threads import apply_thread_settings
 import tensorflow as tf
 config = parse_config({"queue": {"intra_op_threads": 1, "inter_op_threads": 2}, "datasets": [
     {"name": "d", "path": "data", "positive": ["x"]}]})

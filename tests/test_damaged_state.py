@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from medcam_core.eventlog import EventLog, follow, read_events
 from medcam_core.events import JobFailed, JobStarted, JobStopped, Notice
-from medcam_core.queue_state import PROGRESS_FILE, JobQueue
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.event_log import EventLog, follow, read_events
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue
 from medcam_core.serialize import write_json_atomic
 from medcam_tui.commands import report_command
 

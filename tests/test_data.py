@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcam_core.datasets import load_dataset
-from medcam_core.discovery import discover
+from medcam_core.data.decode import ImageSkipped, decode, decode_many
+from medcam_core.data.discovery import discover
+from medcam_core.data.load import load_dataset
+from medcam_core.data.scratch import RecordFile
+from medcam_core.data.splits import grouped_stratified_split
+from medcam_core.data.synthetic import TASKS, generate, mask_path, render
 from medcam_core.errors import DataError
-from medcam_core.images import ImageSkipped, decode, decode_many
-from medcam_core.pipeline import batches
-from medcam_core.records import RecordFile
-from medcam_core.splits import grouped_stratified_split
-from medcam_core.synthetic import TASKS, generate, mask_path, render
+from medcam_core.train.input_pipeline import batches
 
 from conftest import dataset_spec
 

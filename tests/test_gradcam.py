@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcam_core.explain import Item, explain, export, localisation, pick_examples
-from medcam_core.gradcam import GradCAM, GradCAMError, feature_layers, normalise
+from medcam_core.explain.cam import GradCAM, GradCAMError, feature_layers, normalise
+from medcam_core.explain.examples import Item, explain, export, localisation, pick_examples
 
 SIZE = 32
 

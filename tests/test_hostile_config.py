@@ -16,8 +16,8 @@ from rich.console import Console
 from medcam_core.config import load_config
 from medcam_core.errors import ConfigError, ModelFileError
 from medcam_core.events import JobFailed
-from medcam_core.model import load_saved_model
 from medcam_core.serialize import write_json_atomic
+from medcam_core.train.model import load_saved_model
 from medcam_tui import cli, commands
 from medcam_tui.console import ConsoleSink
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcam_core import discovery
 from medcam_core.config import DatasetSpec, parse_config
-from medcam_core.datasets import load_dataset
-from medcam_core.images import ImageSkipped, decode, decode_many
+from medcam_core.data import discovery
+from medcam_core.data.decode import ImageSkipped, decode, decode_many
+from medcam_core.data.load import load_dataset
 from medcam_tui.cli import main
 
 import replicas

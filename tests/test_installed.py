@@ -16,8 +16,8 @@ from pathlib import Path
 
 import medcam_core
 import medcam_tui
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.serialize import write_json_atomic
 from medcam_tui.app import MedcamApp
 from medcam_tui.screens.help import HelpScreen

@@ -10,12 +10,12 @@ import keras
 import numpy as np
 import pytest
 
-from medcam_core.callbacks import EventCallback, StopRequested
-from medcam_core.control import QueueControl
 from medcam_core.errors import WeightsUnavailableError
 from medcam_core.events import BatchProgress, EpochEnded, EpochStarted
-from medcam_core.model import apply_trainable, build_model, compile_model, resolve_weights, split_frozen
-from medcam_core.pipeline import image_batches, tensor_batches, to_model_input
+from medcam_core.jobqueue.control import QueueControl
+from medcam_core.train.callbacks import EventCallback, StopRequested
+from medcam_core.train.input_pipeline import image_batches, tensor_batches, to_model_input
+from medcam_core.train.model import apply_trainable, build_model, compile_model, resolve_weights, split_frozen
 
 from conftest import tiny_preset
 
@@ -182,7 +182,7 @@ def test_weights_resolution_is_offline_safe(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_precise_bn_sets_moving_statistics_to_training_set_averages() -> None:
-    from medcam_core.training import recalibrate_batchnorm
+    from medcam_core.train.fit import recalibrate_batchnorm
 
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99, name="bn")(inputs))
@@ -199,7 +199,7 @@ def test_precise_bn_sets_moving_statistics_to_training_set_averages() -> None:
 
 
 def test_gradcam_from_cached_features_equals_gradcam_from_images() -> None:
-    from medcam_core.gradcam import GradCAM, GradCAMError
+    from medcam_core.explain.cam import GradCAM, GradCAMError
 
     model = build_model(tiny_preset(image_size=64), None).model
     split, _ = split_frozen(model)

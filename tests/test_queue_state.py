@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from medcam_core.lock import OutputLock, OutputLocked
-from medcam_core.queue_state import PROGRESS_FILE, JobQueue, QueueError, save_progress
+from medcam_core.jobqueue.lock import OutputLock, OutputLocked
+from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue, QueueError, save_progress
 
 from conftest import dataset_spec, tiny_queue
 
@@ -89,7 +89,7 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
 
 HOLDER = """
 import sys, time
-from medcam_core.lock import OutputLock
+from medcam_core.jobqueue.lock import OutputLock
 OutputLock(sys.argv[1]).acquire()
 print("held", flush=True)
 time.sleep(30)
@@ -112,7 +112,7 @@ def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path: Path) -> N
 
 WRITER = """
 import os, sys, time
-from medcam_core.lock import OutputLock, OutputLocked
+from medcam_core.jobqueue.lock import OutputLock, OutputLocked
 lock = OutputLock(sys.argv[1])
 print("ready", flush=True)
 while not os.path.exists(sys.argv[2]):

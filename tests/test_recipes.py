@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from medcam_core.config import DatasetSpec, parse_config
-from medcam_core.datasets import LoadedDataset, load_dataset
+from medcam_core.data.labels import LabelError, parse_label
+from medcam_core.data.load import LoadedDataset, load_dataset
 from medcam_core.errors import ConfigError, DataError
-from medcam_core.labels import LabelError, parse_label
 from medcam_tui.cli import main
 
 import replicas

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from medcam_core.eventlog import read_events
-from medcam_core.queue_state import PROGRESS_FILE, JobQueue
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.event_log import read_events
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
@@ -107,10 +107,10 @@ def test_a_job_committed_before_the_kill_is_never_trained_again(synthetic_root: 
 
 
 STAGES = {
-    "load": ("medcam_core.runner", "load_dataset", OSError("Input/output error")),
-    "build": ("medcam_core.model", "build_model", RuntimeError("injected build failure")),
-    "evaluate": ("medcam_core.evaluate", "evaluate", ValueError("injected evaluation failure")),
-    "save": ("medcam_core.runner", "write_predictions", OSError(28, "No space left on device")),
+    "load": ("medcam_core.jobqueue.runner", "load_dataset", OSError("Input/output error")),
+    "build": ("medcam_core.train.model", "build_model", RuntimeError("injected build failure")),
+    "evaluate": ("medcam_core.evaluate.metrics", "evaluate", ValueError("injected evaluation failure")),
+    "save": ("medcam_core.jobqueue.runner", "write_predictions", OSError(28, "No space left on device")),
 }
 
 
@@ -121,7 +121,8 @@ def test_faults_at_each_stage_fail_only_their_job(
 
     import numpy as np
 
-    from medcam_core import callbacks, training
+    from medcam_core.train import callbacks
+    from medcam_core.train import fit as training
 
     current: dict[str, str] = {}
 

@@ -15,8 +15,8 @@ import ray
 from rich.console import Console
 
 from medcam_core.events import Event
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_tui.console import ConsoleSink
 
 from conftest import dataset_spec, tiny_preset, tiny_queue

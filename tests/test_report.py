@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.report import build_report, md, results_csv, write_report
+from medcam_core.jobqueue.state import PROGRESS_FILE
+from medcam_core.outputs.report import build_report, md, results_csv, write_report
 from medcam_core.serialize import write_json_atomic
 
 T = 1_790_000_000.0

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from medcam_core.eventlog import EventLog, read_events
 from medcam_core.events import BatchProgress, JobFailed, JobFinished, JobStarted
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.event_log import EventLog, read_events
+from medcam_core.jobqueue.runner import Runner
+from medcam_core.jobqueue.state import PROGRESS_FILE
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
@@ -93,8 +93,8 @@ def test_saved_model_reloads_and_predicts_like_the_metrics(finished) -> None:
     import keras
     import numpy as np
 
-    from medcam_core.images import decode
-    from medcam_core.pipeline import to_model_input
+    from medcam_core.data.decode import decode
+    from medcam_core.train.input_pipeline import to_model_input
 
     _, _, out = finished
     folder = out / "densenet121_pneumonia_standard_models"
@@ -226,7 +226,7 @@ def test_metrics_and_intervals_recompute_from_saved_predictions(finished) -> Non
     import numpy as np
     from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-    from medcam_core.evaluate import bootstrap_ci
+    from medcam_core.evaluate.metrics import bootstrap_ci
 
     config, _, out = finished
     folder = out / "densenet121_pneumonia_standard_models" / "results"
@@ -263,7 +263,7 @@ def test_metrics_and_intervals_recompute_from_saved_predictions(finished) -> Non
 
 
 def test_report_of_a_real_run_quotes_the_metrics_files(finished) -> None:
-    from medcam_core.report import build_report
+    from medcam_core.outputs.report import build_report
 
     _, _, out = finished
     test = json.loads((out / "densenet121_pneumonia_standard_models/results/metrics.json").read_text())["test"]

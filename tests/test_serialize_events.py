@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medcam_core.eventlog import EventLog, follow, read_events
 from medcam_core.events import BatchProgress, EpochEnded, Event, JobFailed, Notice, QueueStarted
+from medcam_core.jobqueue.event_log import EventLog, follow, read_events
 from medcam_core.serialize import dumps, write_json_atomic
 
 

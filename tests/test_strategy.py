@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from medcam_core.datasets import load_dataset
-from medcam_core.pipeline import to_model_input
+from medcam_core.data.load import load_dataset
+from medcam_core.train.input_pipeline import to_model_input
 
 from conftest import TINY, dataset_spec
 
@@ -23,7 +23,7 @@ import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.runner import Runner
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
 presets = {

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from textual.widgets import Label
 
-from medcam_core.eventlog import EventLog
 from medcam_core.events import (
     BatchProgress,
     EpochEnded,
@@ -18,7 +17,8 @@ from medcam_core.events import (
     Notice,
     QueueStarted,
 )
-from medcam_core.runner import Runner
+from medcam_core.jobqueue.event_log import EventLog
+from medcam_core.jobqueue.runner import Runner
 from medcam_tui import app as app_module
 from medcam_tui.app import MedcamApp
 from medcam_tui.exit_codes import EXIT_INTERNAL
@@ -52,7 +52,7 @@ async def wait_for(pilot, predicate, timeout: float = 120.0) -> None:
 def runner_busy() -> bool:
     """True while any thread is still executing the queue (Runner.run)."""
     return any(
-        "medcam_core/runner.py" in frame.f_code.co_filename and frame.f_code.co_name == "run"
+        "medcam_core/jobqueue/runner.py" in frame.f_code.co_filename and frame.f_code.co_name == "run"
         for top in sys._current_frames().values()
         for frame in _stack(top)
     )
@@ -252,7 +252,7 @@ def test_parallel_workers_can_spawn_under_the_tui() -> None:
         "import asyncio\n"
         "from textual.app import App\n"
         "from medcam_core.config import parse_config\n"
-        "from medcam_core.remote_jobs import ProcessTransport\n"
+        "from medcam_core.jobqueue.executors import ProcessTransport\n"
         "from medcam_tui.commands import connect_executor\n"
         "dataset = {'name': 'd', 'path': 'data', 'positive': ['x']}\n"
         "config = parse_config({'queue': {'parallel': 2}, 'datasets': [dataset]})\n"
@@ -273,12 +273,12 @@ def test_first_paint_does_not_import_tensorflow() -> None:
     probe = (
         "import sys, asyncio\n"
         "from medcam_tui.app import MedcamApp\n"
-        "from medcam_core.demo import demo_config\n"
+        "from medcam_core.data.demo import demo_config\n"
         "from pathlib import Path\n"
         "import tempfile\n"
         "out = Path(tempfile.mkdtemp())\n"
         "app = MedcamApp(config=demo_config(out, per_class=4, image_size=32), start_paused=True)\n"
-        "from medcam_core.runner import Runner\n"
+        "from medcam_core.jobqueue.runner import Runner\n"
         "app.runner = Runner(app.config, [app.sink])\n"
         "async def main():\n"
         "    async with app.run_test() as pilot:\n"

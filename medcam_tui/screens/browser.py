@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
-from medcam_core.results import JobResults, load_job_results
+from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.safe_text import printable
 from medcam_tui.widgets.format import num
 

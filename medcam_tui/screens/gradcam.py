@@ -90,8 +90,8 @@ class GradCAMScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="gradcam-load", exit_on_error=False)
     def load_model(self) -> None:
         """A model that cannot be loaded safely is a notice on this screen, never the app's end."""
-        from medcam_core.gradcam import GradCAM
-        from medcam_core.model import load_saved_model
+        from medcam_core.explain.cam import GradCAM
+        from medcam_core.train.model import load_saved_model
 
         try:
             model = load_saved_model(self.folder / "models" / "model.keras")
@@ -119,8 +119,8 @@ class GradCAMScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="gradcam-compute")
     def compute(self, index: int) -> None:
-        from medcam_core.explain import Item, explain, load_original, overlay
-        from medcam_core.gradcam import upsample
+        from medcam_core.explain.cam import upsample
+        from medcam_core.explain.examples import Item, explain, load_original, overlay
 
         row = self.rows[index]
         (result,) = explain(
@@ -143,8 +143,8 @@ class GradCAMScreen(Screen[None]):
     def action_toggle_layer(self) -> None:
         if self.model is None:
             return
-        from medcam_core.explain import PLAN_LAYER
-        from medcam_core.gradcam import GradCAM
+        from medcam_core.explain.cam import GradCAM
+        from medcam_core.explain.examples import PLAN_LAYER
 
         self.cam_layer = PLAN_LAYER if self.cam.layer != PLAN_LAYER else None
         self.cam = GradCAM(self.model, self.cam_layer)
@@ -161,7 +161,7 @@ class GradCAMScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="gradcam-export")
     def export(self, indices: list[int]) -> None:
-        from medcam_core.explain import Item, explain, export
+        from medcam_core.explain.examples import Item, explain, export
 
         if self.model is None:
             self.app.call_from_thread(self.notify, "the model is still loading", severity="warning")

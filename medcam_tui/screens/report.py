@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from medcam_core.report import build_report, write_report
+from medcam_core.outputs.report import build_report, write_report
 
 
 class ReportScreen(ModalScreen[None]):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medcam_core.config import DatasetSpec
-from medcam_core.datasets import check_usable, inspect_dataset, leak_message, reason_kind
+from medcam_core.data.load import check_usable, inspect_dataset, leak_message, reason_kind
 from medcam_core.errors import DataError
 
 CHECK_SIZE = 32

@@ -16,16 +16,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from medcam_core.artifacts import BACKUP_DIR
-from medcam_core.callbacks import EventCallback, FullModelCheckpoint, StopRequested
 from medcam_core.config import Preset
-from medcam_core.control import QueueControl
-from medcam_core.datasets import LoadedDataset
+from medcam_core.data.load import LoadedDataset
+from medcam_core.data.scratch import RecordFile
 from medcam_core.events import Event
-from medcam_core.model import FrozenSplit, compile_model
-from medcam_core.pipeline import even_batch, image_batches, tensor_batches
-from medcam_core.records import RecordFile
-from medcam_core.strategy import replicas
+from medcam_core.jobqueue.control import QueueControl
+from medcam_core.outputs.job_folder import BACKUP_DIR
+from medcam_core.train.callbacks import EventCallback, FullModelCheckpoint, StopRequested
+from medcam_core.train.input_pipeline import even_batch, image_batches, tensor_batches
+from medcam_core.train.model import FrozenSplit, compile_model
+from medcam_core.train.strategy import replicas
 
 CHECKPOINT_FILE = "best_checkpoint.weights.h5"
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from medcam_core.artifacts import PARTIAL_DIR, SCRATCH_DIR
 from medcam_core.config import DatasetSpec
+from medcam_core.data.splits import SPLITS, grouped_stratified_split
 from medcam_core.errors import DataError
-from medcam_core.eventlog import EVENT_LOG
-from medcam_core.lock import LOCK_FILE
-from medcam_core.queue_state import PROGRESS_FILE
-from medcam_core.splits import SPLITS, grouped_stratified_split
+from medcam_core.jobqueue.event_log import EVENT_LOG
+from medcam_core.jobqueue.lock import LOCK_FILE
+from medcam_core.jobqueue.state import PROGRESS_FILE
+from medcam_core.outputs.job_folder import PARTIAL_DIR, SCRATCH_DIR
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 SPLIT_ALIASES = {
@@ -74,7 +74,7 @@ class Discovered:
 
 def discover(spec: DatasetSpec, seed: int) -> Discovered:
     """The recipe's samples, capped at `max_per_class` per class and source split."""
-    from medcam_core.recipes import FINDERS
+    from medcam_core.data.recipes import FINDERS
 
     if not spec.path.is_dir():
         raise DataError(f"dataset folder not found: {spec.path}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.config import Job, QueueConfig
-from medcam_core.results import METRICS_FILE, MODEL_FILE, summarize
+from medcam_core.outputs.results import METRICS_FILE, MODEL_FILE, summarize
 from medcam_core.serialize import write_json_atomic
 
 PROGRESS_FILE = "densenet121_training_progress.json"

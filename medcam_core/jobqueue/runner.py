@@ -21,20 +21,8 @@ from typing import Any
 import numpy as np
 
 from medcam_core import __version__
-from medcam_core.artifacts import (
-    BACKUP_DIR,
-    PARTIAL_DIR,
-    SCRATCH_DIR,
-    commit,
-    model_readme,
-    work_dir,
-    write_curves,
-    write_predictions,
-)
 from medcam_core.config import Job, QueueConfig
-from medcam_core.control import QueueControl
-from medcam_core.cpu_threads import apply_thread_settings
-from medcam_core.datasets import LoadedDataset, load_dataset
+from medcam_core.data.load import LoadedDataset, load_dataset
 from medcam_core.errors import ConfigError, DataError, MedcamError, WeightsUnavailableError
 from medcam_core.events import (
     DatasetLoaded,
@@ -52,7 +40,8 @@ from medcam_core.events import (
     StageProgress,
     StageStarted,
 )
-from medcam_core.queue_state import (
+from medcam_core.jobqueue.control import QueueControl
+from medcam_core.jobqueue.state import (
     CANCELLED,
     DONE,
     FAILED,
@@ -63,8 +52,19 @@ from medcam_core.queue_state import (
     JobQueue,
     save_progress,
 )
-from medcam_core.results import summarize
+from medcam_core.outputs.job_folder import (
+    BACKUP_DIR,
+    PARTIAL_DIR,
+    SCRATCH_DIR,
+    commit,
+    model_readme,
+    work_dir,
+    write_curves,
+    write_predictions,
+)
+from medcam_core.outputs.results import summarize
 from medcam_core.serialize import dumps, write_json_atomic
+from medcam_core.train.threads import apply_thread_settings
 
 log = logging.getLogger("medcam")
 Sink = Callable[[Event], None]
@@ -77,8 +77,6 @@ class JobStop(Exception):
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
-
-
 
 
 def hint_for(stage: str, exc: BaseException) -> str:
@@ -218,7 +216,7 @@ class Runner:
         if self.config.executor == "local" and self.config.parallel == 1:
             self._run_here()
         else:
-            from medcam_core.remote_jobs import RemoteJobs, make_transport
+            from medcam_core.jobqueue.executors import RemoteJobs, make_transport
 
             RemoteJobs(self, make_transport(self.config, gpu_count()), self.config.parallel).run()
         self._data = self._features = None
@@ -272,7 +270,7 @@ class Runner:
 
     def preflight(self) -> None:
         """Check once, before any job, what would fail every job alike (pretrained weights)."""
-        from medcam_core.model import resolve_weights
+        from medcam_core.train.model import resolve_weights
 
         for name in {self.config.job_by_id(e["id"]).preset.name for e in self.queue.snapshot()}:
             try:
@@ -339,8 +337,8 @@ class Runner:
             if resumed:
                 self.emit(Notice("info", f"resuming {job.id} from its last completed epoch", job.id))
             features = self._feature_cache(job, data, split) if split else None
-            from medcam_core.strategy import replicas
-            from medcam_core.training import fit
+            from medcam_core.train.fit import fit
+            from medcam_core.train.strategy import replicas
 
             result = fit(
                 job.id, job.preset, built.model, data, features, split, work, self.emit, self.control, self._throttle
@@ -396,7 +394,7 @@ class Runner:
             keras.backend.clear_session()
 
     def _distribution(self, job: Job) -> contextlib.AbstractContextManager[Any]:
-        from medcam_core.strategy import job_scope
+        from medcam_core.train.strategy import job_scope
 
         preset = job.preset
         return job_scope(preset.strategy, preset.batch_size, lambda text: self.emit(Notice("info", text, job.id)))
@@ -445,7 +443,7 @@ class Runner:
         return data
 
     def _build(self, job: Job) -> tuple[Any, Any]:
-        from medcam_core.model import build_model, resolve_weights, split_frozen
+        from medcam_core.train.model import build_model, resolve_weights, split_frozen
 
         t0 = time.perf_counter()
         weights = resolve_weights(job.preset.weights)
@@ -482,7 +480,7 @@ class Runner:
         return built, split
 
     def _feature_cache(self, job: Job, data: LoadedDataset, split: Any) -> Any:
-        from medcam_core.training import compute_features
+        from medcam_core.train.fit import compute_features
 
         p = job.preset
         key = (job.dataset.name, p.image_size, p.seed, p.weights, p.trainable_layers, split.boundary)
@@ -507,8 +505,8 @@ class Runner:
         return features
 
     def _evaluate(self, job: Job, model: Any, data: LoadedDataset, features: Any, split: Any) -> tuple[dict, list]:
-        from medcam_core.evaluate import evaluate
-        from medcam_core.training import predict
+        from medcam_core.evaluate.metrics import evaluate
+        from medcam_core.train.fit import predict
 
         probs = {name: predict(model, split, features, data, name, job.preset.batch_size) for name in ("val", "test")}
         test = data.splits["test"]
@@ -542,7 +540,8 @@ class Runner:
         With cached features (`cached` = frozen split, test features) the maps start from the features:
         the frozen layers already ran once for this dataset, and what follows is the model itself.
         """
-        from medcam_core.explain import (
+        from medcam_core.explain.cam import GradCAM, feature_layers
+        from medcam_core.explain.examples import (
             PLAN_LAYER,
             Item,
             explain,
@@ -551,7 +550,6 @@ class Runner:
             pick_examples,
             randomisation_check,
         )
-        from medcam_core.gradcam import GradCAM, feature_layers
 
         size = job.preset.image_size
         test = [p for p in predictions if p["split"] == "test"]

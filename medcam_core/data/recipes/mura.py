@@ -10,9 +10,9 @@ import csv
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import IMAGE_SUFFIXES, MISSING, Discovered, Sample, image_files, is_hidden, listed_file
+from medcam_core.data.discovery import IMAGE_SUFFIXES, MISSING, Discovered, Sample, image_files, is_hidden, listed_file
+from medcam_core.data.labels import LabelError, parse_label
 from medcam_core.errors import DataError
-from medcam_core.labels import LabelError, parse_label
 
 SPLITS = {"train": "train", "valid": "test"}
 

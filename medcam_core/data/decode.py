@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from medcam_core.records import RecordFile
+from medcam_core.data.scratch import RecordFile
 
 MIN_SIDE = 16
 MAX_PIXELS = 89_478_485  # Pillow's default limit (about 9459 × 9459), where it used to warn

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import keras
 
-from medcam_core.control import QueueControl
 from medcam_core.events import BatchProgress, EpochEnded, EpochStarted, Event
+from medcam_core.jobqueue.control import QueueControl
 
 
 def _finite(value: object) -> float | None:

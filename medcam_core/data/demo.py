@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from medcam_core.config import BUILTIN_PRESETS, DatasetSpec, QueueConfig
-from medcam_core.synthetic import PATIENT_RE, TASKS, generate
+from medcam_core.data.synthetic import PATIENT_RE, TASKS, generate
 
 DEMO_DATA = "demo_data"
 DEMO_IMAGE_SIZE = 128

@@ -132,7 +132,7 @@ epoch as saved during training.
 
 ```python
 import numpy as np
-from medcam_core.images import decode   # the exact decoder used in training
+from medcam_core.data.decode import decode   # the exact decoder used in training
 gray = decode(path, {size}).astype("float32")
 x = keras.applications.densenet.preprocess_input(np.repeat(gray[None, ..., None], 3, axis=-1))
 probability = float(model.predict(x, verbose=0)[0, 0])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medcam_core.discovery import Sample
+from medcam_core.data.discovery import Sample
 
 PROTECTION = {"test": 2, "val": 1, "train": 0}
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from medcam_core.gradcam import CamBatch, GradCAM, upsample
-from medcam_core.images import decode, to_gray_uint8
-from medcam_core.pipeline import Indexable, to_model_input
-from medcam_core.synthetic import mask_path
+from medcam_core.data.decode import decode, to_gray_uint8
+from medcam_core.data.synthetic import mask_path
+from medcam_core.explain.cam import CamBatch, GradCAM, upsample
+from medcam_core.train.input_pipeline import Indexable, to_model_input
 
 DEFAULT_CMAP, DEFAULT_ALPHA = "jet", 0.4
 PLAN_LAYER = "conv5_block16_2_conv"

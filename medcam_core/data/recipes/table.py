@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import (
+from medcam_core.data.discovery import (
     FILE,
     IMAGE_SUFFIXES,
     MISSING,
@@ -27,8 +27,8 @@ from medcam_core.discovery import (
     listed_file,
     split_name,
 )
+from medcam_core.data.labels import LabelError, parse_label
 from medcam_core.errors import DataError
-from medcam_core.labels import LabelError, parse_label
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import Sample, assign_splits, discover
+from medcam_core.data.decode import decode_many
+from medcam_core.data.discovery import Sample, assign_splits, discover
+from medcam_core.data.leaks import audit
+from medcam_core.data.scratch import RecordFile, Subset
+from medcam_core.data.splits import SPLITS
 from medcam_core.errors import DataError
-from medcam_core.images import decode_many
-from medcam_core.leaks import audit
-from medcam_core.records import RecordFile, Subset
-from medcam_core.splits import SPLITS
 
 MIN_PER_CLASS = {"train": 2, "val": 1, "test": 1}
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import (
+from medcam_core.data.discovery import (
     Discovered,
     Sample,
     class_label,

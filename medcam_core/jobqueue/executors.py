@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medcam_core.artifacts import PARTIAL_DIR
 from medcam_core.config import Job, QueueConfig
 from medcam_core.errors import ConfigError
 from medcam_core.events import Event, JobFailed, JobStarted, JobStopped, Notice
-from medcam_core.queue_state import RUNNING
+from medcam_core.jobqueue.state import RUNNING
+from medcam_core.outputs.job_folder import PARTIAL_DIR
 
 if TYPE_CHECKING:
-    from medcam_core.runner import Runner
+    from medcam_core.jobqueue.runner import Runner
 
 log = logging.getLogger(__name__)
 WORKER_PROGRESS = "worker-{job}.json"
@@ -34,8 +34,8 @@ WORKER_PROGRESS = "worker-{job}.json"
 
 def run_job_in_worker(config: QueueConfig, job_id: str, send: Callable[[str], None]) -> None:
     """The body of every worker: one job, the local runner's stages, events out as JSON."""
-    from medcam_core.artifacts import SCRATCH_DIR
-    from medcam_core.runner import Runner
+    from medcam_core.jobqueue.runner import Runner
+    from medcam_core.outputs.job_folder import SCRATCH_DIR
 
     job = config.job_by_id(job_id)
     send(Notice("info", f"{job_id} runs in process {os.getpid()} on {socket.gethostname()}", job_id).to_json())

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medcam_core.queue_state import PROGRESS_FILE, ProgressDamaged, read_progress
-from medcam_core.results import METRICS_FILE, MODEL_FILE, JobResults, load_job_results
+from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
+from medcam_core.outputs.results import METRICS_FILE, MODEL_FILE, JobResults, load_job_results
 from medcam_core.serialize import write_atomic
 
 REPORT_FILE = "STATUS_REPORT.md"

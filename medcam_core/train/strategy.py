@@ -15,7 +15,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from medcam_core.pipeline import even_batch
+from medcam_core.train.input_pipeline import even_batch
 
 
 def mirrored() -> tuple[tf.distribute.Strategy, list[str]]:

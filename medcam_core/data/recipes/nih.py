@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.discovery import Discovered, Sample, is_hidden, regular_files
+from medcam_core.data.discovery import Discovered, Sample, is_hidden, regular_files
+from medcam_core.data.recipes.table import read_rows
 from medcam_core.errors import DataError
-from medcam_core.recipes.table import read_rows
 
 COLUMNS = ["Image Index", "Finding Labels", "Patient ID"]
 

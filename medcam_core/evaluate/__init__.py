@@ -1,0 +1,1 @@
+"""Held-out evaluation: thresholds frozen on validation, test metrics and their intervals."""

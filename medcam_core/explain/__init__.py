@@ -1,0 +1,1 @@
+"""Grad-CAM: the CAM itself, and the examples, panels and localisation figures of a job."""
