@@ -41,12 +41,9 @@ class Stage(TextEnum):
     SAVE = "save"
 
 
-LOWER_IS_BETTER = ("loss",)
-
-
 def lower_is_better(monitor: str) -> bool:
     """As Keras' monitor callbacks decide: a loss is minimised, anything else (AUC, accuracy) maximised."""
-    return monitor.removeprefix("val_") in LOWER_IS_BETTER or monitor.endswith("loss")
+    return monitor.endswith("loss")
 
 
 def better(monitor: str, value: float, than: float | None) -> bool:

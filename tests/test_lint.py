@@ -19,11 +19,3 @@ def test_ruff_check_is_clean() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-
-def test_core_never_imports_the_ui() -> None:
-    offenders = [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "medcam_core").rglob("*.py")
-        if any(word in path.read_text() for word in ("import textual", "from textual", "medcam_tui"))
-    ]
-    assert offenders == []
