@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 class MedcamError(Exception):
-    """Base for errors whose message is meant for the user as-is."""
+    """Base for errors whose message is meant for the user as-is; `hint` says what to try."""
+
+    hint: str = ""
 
 
 class ConfigError(MedcamError):
@@ -18,6 +20,8 @@ class ConfigError(MedcamError):
 class DataError(MedcamError):
     """A dataset that cannot train (missing folder, one class, too few images)."""
 
+    hint = "`medcam-tui data check` shows what the dataset holds; fix the folder or the dataset's config"
+
 
 class ModelFileError(MedcamError):
     """A saved model that cannot be used: missing, damaged, or holding code that is never run."""
@@ -25,3 +29,11 @@ class ModelFileError(MedcamError):
 
 class WeightsUnavailableError(MedcamError):
     """Pretrained weights requested but not obtainable (offline, or a bad file)."""
+
+    hint = 'provide the weights file or set weights = "none"'
+
+
+class TrainingDiverged(MedcamError):
+    """The training loss became NaN or infinite."""
+
+    hint = "lower learning_rate (e.g. 1e-5) or look for corrupt images"

@@ -2,7 +2,8 @@
 
 The queue runs in one thread worker; the engine's events arrive as `EngineEvent` messages via
 `post_message` (thread-safe, non-blocking) and are applied to one `QueueView`, from which only the
-changed widgets are refreshed. TensorFlow is imported inside the worker, never here.
+changed widgets are refreshed. The keys that steer the queue are `QueueControls`' (queue_controls.py).
+TensorFlow is imported inside the worker, never here.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from medcam_core.config import QueueConfig
 from medcam_core.errors import MedcamError
 from medcam_core.jobqueue.event_log import EVENT_LOG, follow
 from medcam_core.jobqueue.runner import Runner
-from medcam_core.jobqueue.state import PROGRESS_FILE, QueueError
+from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.safe_text import printable
+from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
 from medcam_tui.messages import EngineEvent
+from medcam_tui.queue_controls import QueueControls
 from medcam_tui.screens.browser import ModelBrowser
 from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
-from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
+from medcam_tui.screens.modals import TracebackScreen
 from medcam_tui.screens.report import ReportScreen
 from medcam_tui.view_model import QueueView
 from medcam_tui.widgets.failure_log import FailureLog
@@ -46,7 +49,7 @@ log = logging.getLogger("medcam")
 WORKER_NICE = 5
 
 
-class MedcamApp(App[int]):
+class MedcamApp(QueueControls, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "medcam-tui"
     BINDINGS = [
@@ -233,7 +236,7 @@ class MedcamApp(App[int]):
             return
         else:
             counts = event.worker.result or {}
-            self.exit_code = 1 if counts.get("failed") else 0
+            self.exit_code = 1 if counts.get(Status.FAILED) else 0
         if self._quitting:
             self.exit(self.exit_code)
 
@@ -244,107 +247,14 @@ class MedcamApp(App[int]):
         for binding in self.BINDINGS:
             yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
 
-    # -- actions ------------------------------------------------------------------------------
-
-    def _controllable(self) -> bool:
-        if self.mode == "attach" or self.runner is None:
-            self.notify("attached read-only: steer the queue from the process that runs it", severity="warning")
-            return False
-        return True
-
-    def _running_job(self) -> str | None:
-        return self.view.current.job_id if self.view.current else None
-
-    def action_toggle_pause(self) -> None:
-        if not self._controllable():
-            return
-        assert self.runner is not None
-        if self.mode == "idle":
-            self.mode = "live"
-            self.run_queue()
-            self.notify("queue started")
-        elif self.runner.control.paused:
-            self.runner.resume()
-            self.notify("queue resumed")
-        else:
-            self.runner.pause()
-            self.notify("queue pauses after the current batch")
-        self._refresh_header()
-
-    def _stop(self, status: str) -> None:
-        if not self._controllable():
-            return
-        job = self._running_job()
-        if job is None:
-            self.notify("no job is running", severity="warning")
-            return
-        assert self.runner is not None
-        self.runner.stop_job(job, status)
-        self.notify(f"{job} will be {status} after its current batch")
-
-    def action_skip(self) -> None:
-        self._stop("skipped")
-
-    def action_cancel(self) -> None:
-        self._stop("cancelled")
-
-    def _queue_call(self, method: str, *args: object) -> bool:
-        if not self._controllable():
-            return False
-        job = self.query_one(QueueTable).selected_job
-        if job is None:
-            return False
-        try:
-            getattr(self.runner, method)(job, *args)
-        except QueueError as exc:
-            self.notify(str(exc), severity="warning")
-            return False
-        self._sync_queue()
-        return True
-
-    def _sync_queue(self) -> None:
-        """Show a control change at once; the QueueChanged event that follows finds nothing to do."""
-        assert self.runner is not None
-        self.view.load_snapshot(self.runner.queue.snapshot())
-        self.query_one(QueueTable).sync_rows(self.view)
-        self._refresh_header()
-
-    def action_retry(self) -> None:
-        if self._queue_call("retry"):
-            self.notify("job queued again")
-
-    def action_move(self, delta: int) -> None:
-        table = self.query_one(QueueTable)
-        job = table.selected_job
-        if self._queue_call("move", delta) and job is not None:
-            table.move_cursor(row=table.get_row_index(job))
-
-    def action_remove(self) -> None:
-        self._queue_call("remove")
-
-    def action_add(self) -> None:
-        if not self._controllable() or self.config is None:
-            return
-        datasets = [d.name for d in self.config.datasets]
-
-        def added(choice: tuple[str, str] | None) -> None:
-            if choice is None or self.runner is None:
-                return
-            try:
-                self.runner.add(*choice)
-                self._sync_queue()
-                self.notify(f"added {choice[0]} × {choice[1]}")
-            except QueueError as exc:
-                self.notify(str(exc), severity="warning")
-
-        self.push_screen(AddJob(datasets, list(self.config.presets)), added)
+    # -- screens ------------------------------------------------------------------------------
 
     def finished_folders(self) -> list[tuple[str, Path]]:
         root = self.output_root()
         return [
             (job_id, root / self.view.jobs[job_id].folder)
             for job_id in self.view.order
-            if self.view.jobs[job_id].status == "done" and self.view.jobs[job_id].folder
+            if self.view.jobs[job_id].status == Status.DONE and self.view.jobs[job_id].folder
         ]
 
     def action_browser(self) -> None:
@@ -383,26 +293,3 @@ class MedcamApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS), self.mode))
-
-    async def action_quit(self) -> None:
-        worker_alive = any(w.name == "queue" and w.is_running for w in self.workers)
-        if self.mode == "attach" or self.runner is None or not worker_alive:
-            self._stop_follow.set()
-            self.exit(self.exit_code)
-            return
-        job = self._running_job()
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._stop_queue()
-
-        if job is None:
-            self._stop_queue()
-        else:
-            self.push_screen(ConfirmQuit(job), answer)
-
-    def _stop_queue(self) -> None:
-        assert self.runner is not None
-        self._quitting = True
-        self.runner.control.quit()
-        self.notify("stopping after the current batch, then quitting…", timeout=30)

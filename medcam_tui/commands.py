@@ -20,7 +20,9 @@ from medcam_core.config import (
 from medcam_core.config_template import TEMPLATE
 from medcam_core.errors import ConfigError
 from medcam_core.jobqueue.state import PROGRESS_FILE
+from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.safe_text import printable
+from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 LOG_FILE = "medcam.log"
@@ -171,7 +173,7 @@ def run_headless(config_path: Path | None, output: Path | None, overrides: dict[
     if control.quitting:
         return EXIT_INTERRUPTED
     counts = outcome["counts"]
-    if counts.get("failed"):
+    if counts.get(Status.FAILED):
         print(f"some jobs failed; details in {config.output / PROGRESS_FILE} and {log_path}")
         return EXIT_FAILED
     return EXIT_OK
@@ -266,7 +268,8 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
     import csv
     import json
 
-    model_file = model_dir / "models" / "model.keras"
+    job = JobFolder(model_dir)
+    model_file = job.model_file
     if not model_file.is_file():
         error(f"{model_file} not found: MODEL_DIR must be a finished densenet121_<dataset>_<preset>_models folder")
         return EXIT_CONFIG
@@ -280,16 +283,17 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
     from medcam_core.train.model import load_saved_model
 
     try:
-        config = json.loads((model_dir / "configs" / "job_config.json").read_text(encoding="utf-8"))
-        metrics = json.loads((model_dir / "results" / "metrics.json").read_text(encoding="utf-8"))
+        config = json.loads(job.config_file.read_text(encoding="utf-8"))
+        metrics = json.loads(job.metrics_file.read_text(encoding="utf-8"))
         image_size, threshold = int(config["preset"]["image_size"]), float(metrics["threshold"]["value"])
         if images:
             items = [Item(p) for p in images]
         else:
-            with open(model_dir / "results" / "predictions.csv", encoding="utf-8") as fh:
+            with open(job.predictions_file, encoding="utf-8") as fh:
                 items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        error(f"{model_dir} is damaged: configs/job_config.json or results/metrics.json or predictions.csv ({exc})")
+        files = f"{JobFolder.CONFIG}, {JobFolder.METRICS} or {JobFolder.PREDICTIONS}"
+        error(f"{model_dir} is damaged: {files} is missing or unreadable ({exc})")
         return EXIT_CONFIG
     model = load_saved_model(model_file)
     try:
@@ -297,7 +301,7 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
     except GradCAMError as exc:
         error(str(exc))
         return EXIT_CONFIG
-    target_dir = out or model_dir / "gradcam"
+    target_dir = out or job.gradcam_dir
     for result in explain(cam, items, image_size, target, threshold):
         files = export(result, target_dir, cam.layer, threshold)
         print(f"{result.item.path.name}: P(positive) {result.probability:.3f} → {files['panel']}")

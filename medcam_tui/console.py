@@ -25,21 +25,9 @@ from medcam_core.events import (
     QueueStarted,
     StageProgress,
 )
+from medcam_core.formatting import duration, estimate, number, stage_label, status_style
 from medcam_core.safe_text import printable, printable_fields
-
-STATUS_STYLE = {
-    "done": "green",
-    "failed": "red",
-    "cancelled": "yellow",
-    "skipped": "yellow",
-    "interrupted": "yellow",
-    "queued": "cyan",
-    "running": "blue",
-}
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+from medcam_core.vocabulary import Status
 
 
 class ConsoleSink:
@@ -102,7 +90,7 @@ class ConsoleSink:
         self._progress.console.print(*args, highlight=False)
 
     def _on_queue_started(self, e: QueueStarted) -> None:
-        queued = sum(1 for j in e.jobs if j["status"] == "queued")
+        queued = sum(1 for j in e.jobs if j["status"] == Status.QUEUED)
         self._print(f"[bold]medcam-tui[/] {len(e.jobs)} jobs ({queued} to run) on {e.device} → {e.output}")
 
     def _on_notice(self, e: Notice) -> None:
@@ -113,7 +101,7 @@ class ConsoleSink:
         self._print(f"\n[bold]▶ [{e.index}/{e.total}] {e.dataset} × {e.preset}[/]")
 
     def _on_stage_progress(self, e: StageProgress) -> None:
-        label = {"load": "decoding images", "features": "frozen features"}.get(e.stage, e.stage)
+        label = stage_label(e.stage)
         if self._task is None or self._progress.tasks[0].description != label:
             self._bar(label, e.total)
         if self._task is not None:
@@ -138,38 +126,38 @@ class ConsoleSink:
     def _on_batch_progress(self, e: BatchProgress) -> None:
         if self._task is not None:
             self._progress.update(
-                self._task, completed=e.batch, extra=f"loss {_fmt(e.loss)} · {e.images_per_s:.0f} img/s"
+                self._task, completed=e.batch, extra=f"loss {number(e.loss)} · {e.images_per_s:.0f} img/s"
             )
 
     def _on_epoch_ended(self, e: EpochEnded) -> None:
         self._end_bar()
         logs = e.logs
         self._print(
-            f"  epoch {e.epoch:>2}/{e.epochs} loss {_fmt(logs.get('loss'))} "
-            f"val_loss {_fmt(logs.get('val_loss'))} "
-            f"val_auc {_fmt(logs.get('val_auc'))} lr {e.learning_rate or 0:.1e} ({e.seconds:.1f}s)"
+            f"  epoch {e.epoch:>2}/{e.epochs} loss {number(logs.get('loss'))} "
+            f"val_loss {number(logs.get('val_loss'))} "
+            f"val_auc {number(logs.get('val_auc'))} lr {e.learning_rate or 0:.1e} ({e.seconds:.1f}s)"
         )
 
     def _on_job_finished(self, e: JobFinished) -> None:
         m = e.metrics
-        ci = m.get("auroc_ci")
-        ci_txt = f" [{ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
+        auroc = estimate(m.get("auroc"), m.get("auroc_ci"))
         self._print(
-            f"  [green]✓ done[/] test AUROC {_fmt(m.get('auroc'))}{ci_txt} "
-            f"· accuracy {_fmt(m.get('accuracy'))} "
-            f"· sensitivity {_fmt(m.get('recall'))} · specificity {_fmt(m.get('specificity'))} "
-            f"· {e.epochs_run} epochs · {e.seconds:.0f}s"
+            f"  [{status_style(Status.DONE)}]✓ {Status.DONE}[/] test AUROC {auroc} "
+            f"· accuracy {number(m.get('accuracy'))} "
+            f"· sensitivity {number(m.get('recall'))} · specificity {number(m.get('specificity'))} "
+            f"· {e.epochs_run} epochs · {duration(e.seconds)}"
         )
-        self._results.append((e.job_id, "done", f"AUROC {_fmt(m.get('auroc'))}{ci_txt}"))
+        self._results.append((e.job_id, Status.DONE, f"AUROC {auroc}"))
 
     def _on_job_failed(self, e: JobFailed) -> None:
         self._end_bar()
-        self._print(f"  [red]✗ failed at {e.stage}:[/] {e.error}\n    hint: {e.hint}")
-        self._results.append((e.job_id, "failed", f"{e.stage}: {e.error}"))
+        style = status_style(Status.FAILED)
+        self._print(f"  [{style}]✗ {Status.FAILED} at {e.stage}:[/] {e.error}\n    hint: {e.hint}")
+        self._results.append((e.job_id, Status.FAILED, f"{e.stage}: {e.error}"))
 
     def _on_job_stopped(self, e: JobStopped) -> None:
         self._end_bar()
-        self._print(f"  [yellow]■ {e.status}:[/] {e.reason}")
+        self._print(f"  [{status_style(e.status)}]■ {e.status}:[/] {e.reason}")
         self._results.append((e.job_id, e.status, e.reason))
 
     def _on_queue_finished(self, e: QueueFinished) -> None:
@@ -178,8 +166,8 @@ class ConsoleSink:
         for col in ("job", "status", "result"):
             table.add_column(col)
         for job_id, status, text in self._results:
-            table.add_row(job_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]", text)
+            table.add_row(job_id, f"[{status_style(status)}]{status}[/]", text)
         self._print(table)
         counts = ", ".join(f"{n} {s}" for s, n in e.counts.items() if n)
         word = "stopped" if e.interrupted else "finished"
-        self._print(f"queue {word} in {e.seconds / 60:.1f} min: {counts}")
+        self._print(f"queue {word} in {duration(e.seconds)}: {counts}")

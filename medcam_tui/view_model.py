@@ -31,6 +31,10 @@ from medcam_core.events import (
     StageProgress,
     StageStarted,
 )
+from medcam_core.vocabulary import Stage, Status, better
+
+# what JobStarted says when it does not name a monitor (an older log): the presets' default
+DEFAULT_MONITOR = "val_loss"
 
 HISTORY_LIMIT = 300
 CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -38,7 +42,8 @@ CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
 
 @dataclass
 class Curve:
-    """A bounded series with its best point; NaN/inf never enter it."""
+    """A bounded series with its best point, better as Keras' monitors judge it (a loss is minimised);
+    NaN/inf never enter it."""
 
     name: str
     values: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
@@ -49,8 +54,7 @@ class Curve:
         if value is None or not math.isfinite(value):
             return
         self.values.append(value)
-        lower_is_better = "loss" in self.name
-        if self.best is None or (value < self.best if lower_is_better else value > self.best):
+        if better(self.name, value, self.best):
             self.best, self.best_epoch = value, epoch
 
     @property
@@ -63,13 +67,13 @@ class JobView:
     id: str
     dataset: str
     preset: str
-    status: str = "queued"
+    status: str = Status.QUEUED
     epochs: int = 0
     epoch: int = 0
     stage: str = ""
     best_value: float | None = None
     best_epoch: int | None = None
-    monitor: str = "val_auc"
+    monitor: str = DEFAULT_MONITOR  # which validation value best_value is: the job's preset's
     test_accuracy: float | None = None
     test_auc: float | None = None
     auc_ci: list[float] | None = None
@@ -152,13 +156,13 @@ class QueueView:
         spans = [
             job.seconds - sum(job.epoch_seconds)
             for job in self.jobs.values()
-            if job.status == "done" and job.seconds is not None and job.epoch_seconds
+            if job.status == Status.DONE and job.seconds is not None and job.epoch_seconds
         ]
         if not spans and self.last_time is not None:
             spans = [
                 self.last_time - job.started - sum(job.epoch_seconds)
                 for job in self.jobs.values()
-                if job.status == "running" and job.started is not None
+                if job.status == Status.RUNNING and job.started is not None
             ]
         return max(0.0, sum(spans) / len(spans)) if spans else 0.0
 
@@ -167,8 +171,8 @@ class QueueView:
         per_epoch = self.mean_epoch_seconds()
         if per_epoch is None:
             return None
-        running = sum(j.eta or 0.0 for j in self.jobs.values() if j.status == "running")
-        queued = [j for j in self.jobs.values() if j.status == "queued"]
+        running = sum(j.eta or 0.0 for j in self.jobs.values() if j.status == Status.RUNNING)
+        queued = [j for j in self.jobs.values() if j.status == Status.QUEUED]
         return running + sum(j.epochs * per_epoch + self.job_overhead_seconds() for j in queued)
 
     # -- events -------------------------------------------------------------------------------
@@ -233,7 +237,8 @@ class QueueView:
 
     def _on_job_started(self, e: JobStarted) -> set[str]:
         job = self._job(e.job_id)
-        job.status, job.epochs, job.epoch, job.started = "running", e.epochs, 0, e.time
+        job.status, job.epochs, job.epoch, job.started = Status.RUNNING, e.epochs, 0, e.time
+        job.monitor = e.monitor
         job.error = job.hint = ""
         job.best_value = job.best_epoch = job.test_accuracy = job.test_auc = job.auc_ci = None
         job.epoch_seconds = []
@@ -269,10 +274,10 @@ class QueueView:
 
     def _on_epoch_started(self, e: EpochStarted) -> set[str]:
         job = self._job(e.job_id)
-        job.epoch, job.epochs, job.stage = e.epoch, e.epochs, "fit"
+        job.epoch, job.epochs, job.stage = e.epoch, e.epochs, Stage.FIT
         c = self.live.get(e.job_id)
         if c:
-            c.stage, c.epoch, c.epochs, c.batch, c.batches = "fit", e.epoch, e.epochs, 0, e.batches
+            c.stage, c.epoch, c.epochs, c.batch, c.batches = Stage.FIT, e.epoch, e.epochs, 0, e.batches
             c.epoch_started, c.epoch_eta = e.time, None
         return {f"row:{e.job_id}"} | self._panel(e.job_id)
 
@@ -297,14 +302,9 @@ class QueueView:
         job = self._job(e.job_id)
         job.epoch, job.epochs = e.epoch, e.epochs
         job.epoch_seconds.append(e.seconds)
-        monitor = "val_auc" if "val_auc" in e.logs else "val_loss"
-        value = e.logs.get(monitor)
-        if value is not None:
-            better = job.best_value is None or (
-                value < job.best_value if monitor == "val_loss" else value > job.best_value
-            )
-            if better:
-                job.best_value, job.best_epoch, job.monitor = value, e.epoch, monitor
+        value = e.logs.get(job.monitor)  # the preset's monitor, never guessed from which logs exist
+        if value is not None and math.isfinite(value) and better(job.monitor, value, job.best_value):
+            job.best_value, job.best_epoch = value, e.epoch
         job.eta = self._job_eta(job, 0.0)
         c = self.live.get(e.job_id)
         if c:
@@ -315,7 +315,7 @@ class QueueView:
 
     def _on_job_finished(self, e: JobFinished) -> set[str]:
         job = self._job(e.job_id)
-        job.status, job.stage, job.seconds, job.eta, job.folder = "done", "", e.seconds, None, e.folder
+        job.status, job.stage, job.seconds, job.eta, job.folder = Status.DONE, "", e.seconds, None, e.folder
         job.test_accuracy, job.test_auc = e.metrics.get("accuracy"), e.metrics.get("auroc")
         job.auc_ci = e.metrics.get("auroc_ci")
         job.epoch = e.epochs_run
@@ -329,13 +329,13 @@ class QueueView:
 
     def _on_job_failed(self, e: JobFailed) -> set[str]:
         job = self._job(e.job_id)
-        job.status, job.stage, job.seconds, job.eta = "failed", e.stage, e.seconds, None
+        job.status, job.stage, job.seconds, job.eta = Status.FAILED, e.stage, e.seconds, None
         job.error, job.hint = e.error, e.hint
         self.failures.append(Failure(e.job_id, e.stage, e.error, e.hint, e.traceback))
         return self._ended(e.job_id) | {"failures"}
 
     def _on_job_stopped(self, e: JobStopped) -> set[str]:
         job = self._job(e.job_id)
-        job.status = "queued" if e.status == "interrupted" else e.status
+        job.status = Status.QUEUED if e.status == "interrupted" else e.status  # interrupted: re-queued
         job.stage, job.seconds, job.eta, job.error = "", e.seconds, None, e.reason
         return self._ended(e.job_id)

@@ -24,6 +24,7 @@ from medcam_core.jobqueue.event_log import EventLog
 from medcam_core.serialize import write_json_atomic
 
 T0 = 1_790_000_000.0
+MONITOR = "val_loss"  # the presets' (job_config.json below): "best val" is the lowest val_loss
 JOBS = [
     ("pneumonia", "standard", 10),
     ("pneumonia", "intensive", 15),
@@ -64,7 +65,7 @@ def write_scripted_queue(root: Path) -> float:
     log(QueueStarted(jobs, str(root), "CPU (2 cores)", "medcam.toml", time=T0))
     t = T0
     # 1: pneumonia × standard finishes
-    log(JobStarted("pneumonia_standard", "pneumonia", "standard", 1, 4, 10, time=t))
+    log(JobStarted("pneumonia_standard", "pneumonia", "standard", 1, 4, 10, monitor=MONITOR, time=t))
     log(
         DatasetLoaded(
             "pneumonia_standard", {"train": {"positive": 140, "negative": 140}}, {"train": 200}, 0, {}, 1.0, time=t + 1
@@ -90,7 +91,7 @@ def write_scripted_queue(root: Path) -> float:
     _write_results(folder)
     # 2: cardiomegaly × standard fails at load
     t += 6
-    log(JobStarted("cardiomegaly_standard", "cardiomegaly", "standard", 3, 4, 10, time=t))
+    log(JobStarted("cardiomegaly_standard", "cardiomegaly", "standard", 3, 4, 10, monitor=MONITOR, time=t))
     log(
         JobFailed(
             "cardiomegaly_standard",
@@ -106,7 +107,7 @@ def write_scripted_queue(root: Path) -> float:
     )
     # 3: pneumonia × intensive mid-training
     t += 1
-    log(JobStarted("pneumonia_intensive", "pneumonia", "intensive", 2, 4, 15, time=t))
+    log(JobStarted("pneumonia_intensive", "pneumonia", "intensive", 2, 4, 15, monitor=MONITOR, time=t))
     log(
         ModelBuilt(
             "pneumonia_intensive", 7_300_161, 592_705, "conv5_block15_0_bn", 20, "cached-features", 2.0, time=t + 2
@@ -160,7 +161,7 @@ def _write_results(folder: Path) -> None:
                 "learning_rate": 1e-4,
                 "trainable_layers": 20,
                 "weights": "imagenet",
-                "monitor": "val_loss",
+                "monitor": MONITOR,
             }
         },
     )

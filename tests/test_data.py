@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from medcam_core.data.decode import ImageSkipped, decode, decode_many
-from medcam_core.data.discovery import discover
 from medcam_core.data.load import load_dataset
+from medcam_core.data.recipes import discover
 from medcam_core.data.scratch import RecordFile
 from medcam_core.data.splits import grouped_stratified_split
 from medcam_core.data.synthetic import TASKS, generate, mask_path, render

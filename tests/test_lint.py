@@ -18,4 +18,3 @@ def test_ruff_check_is_clean() -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-

@@ -13,6 +13,8 @@ import pytest
 
 from medcam_core.jobqueue.lock import OutputLock, OutputLocked
 from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue, QueueError, save_progress
+from medcam_core.outputs.job_folder import JobFolder
+from medcam_core.vocabulary import Status
 
 from conftest import dataset_spec, tiny_queue
 
@@ -65,7 +67,7 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
     queue.update("pneumonia_standard", status="done")
     queue.update("pneumonia_intensive", status="running")
     queue.update("cardiomegaly_standard", status="failed", error="boom")
-    model = tmp_path / "densenet121_pneumonia_standard_models" / "models" / "model.keras"
+    model = JobFolder.committed(tmp_path, "densenet121_pneumonia_standard_models").model_file
     model.parent.mkdir(parents=True)
     model.write_bytes(b"placeholder")
     save_progress(tmp_path / PROGRESS_FILE, queue.snapshot(), {})
@@ -85,6 +87,22 @@ def test_resume_requeues_running_and_lost_jobs(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "densenet121_pneumonia_standard_models")
     assert JobQueue.resume(config, tmp_path / PROGRESS_FILE).get("pneumonia_standard").status == "queued"
     assert json.loads(json.dumps(again.snapshot()))
+
+
+def test_statuses_are_the_vocabulary_and_plain_text_on_disk(tmp_path: Path) -> None:
+    config, queue = make_queue(tmp_path)
+    queue.update("pneumonia_standard", status="failed")
+    assert queue.get("pneumonia_standard").status is Status.FAILED
+    assert queue.get("pneumonia_intensive").status is Status.QUEUED
+    with pytest.raises(ValueError):
+        queue.update("pneumonia_standard", status="finished")  # no such status: refused, not stored
+    counts = queue.counts()
+    assert list(counts) == [s.value for s in Status] and all(type(k) is str for k in counts)
+    save_progress(tmp_path / PROGRESS_FILE, queue.snapshot(), {})
+    saved = json.loads((tmp_path / PROGRESS_FILE).read_text())
+    assert [e["status"] for e in saved["jobs"]] == ["failed", "queued", "queued", "queued"]
+    resumed = JobQueue.resume(config, tmp_path / PROGRESS_FILE)
+    assert resumed.get("pneumonia_standard").status is Status.FAILED
 
 
 HOLDER = """

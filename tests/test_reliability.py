@@ -107,10 +107,10 @@ def test_a_job_committed_before_the_kill_is_never_trained_again(synthetic_root: 
 
 
 STAGES = {
-    "load": ("medcam_core.jobqueue.runner", "load_dataset", OSError("Input/output error")),
+    "load": ("medcam_core.job.stages", "load_dataset", OSError("Input/output error")),
     "build": ("medcam_core.train.model", "build_model", RuntimeError("injected build failure")),
     "evaluate": ("medcam_core.evaluate.metrics", "evaluate", ValueError("injected evaluation failure")),
-    "save": ("medcam_core.jobqueue.runner", "write_predictions", OSError(28, "No space left on device")),
+    "save": ("medcam_core.job.stages", "write_predictions", OSError(28, "No space left on device")),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medcam_core.events import BatchProgress, EpochEnded, Event, JobFailed, Notice, QueueStarted
+from medcam_core.events import BatchProgress, EpochEnded, Event, JobFailed, JobStarted, Notice, QueueStarted
 from medcam_core.jobqueue.event_log import EventLog, follow, read_events
 from medcam_core.serialize import dumps, write_json_atomic
 
@@ -54,6 +54,7 @@ def test_events_round_trip_through_json() -> None:
         BatchProgress("a", 1, 3, 10, 12.5, None),
         JobFailed("a", "load", "boom", "hint", "tb", 0.1),
         Notice("warning", "careful"),
+        JobStarted("a", "d", "p", 1, 2, 10, monitor="val_auc"),
     ]
     for event in events:
         back = Event.from_json(event.to_json())
@@ -61,6 +62,14 @@ def test_events_round_trip_through_json() -> None:
         assert back.to_json() == event.to_json()
     ended = Event.from_json(events[1].to_json())
     assert ended.logs == {"loss": 0.5, "val_loss": None}
+    assert Event.from_json(events[-1].to_json()).monitor == "val_auc"
+
+
+def test_a_job_started_line_without_a_monitor_reads_as_the_presets_default() -> None:
+    """Logs written before JobStarted carried `monitor`: the view then judges "best" by val_loss."""
+    line = '{"type": "job_started", "time": 1.0, "job_id": "a", "dataset": "d", "preset": "p", "index": 1, '
+    line += '"total": 1, "epochs": 5}'
+    assert Event.from_json(line).monitor == "val_loss"
 
 
 def test_event_log_ignores_a_torn_last_line_and_heals_it(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import Label
 
 from medcam_core.events import (
@@ -215,6 +216,29 @@ async def test_the_panel_follows_the_selected_one_of_several_running_jobs(tmp_pa
         log(JobFinished("a_standard", {}, 1, 2, 30.0, str(tmp_path), time=130.0))
         await wait_for(pilot, lambda: "b × standard" in str(title.render()))
         assert "of 2 running" not in str(title.render())  # one job left running
+    log.close()
+
+
+# val_loss is best at epoch 2, val_auc at epoch 3; epoch 4's val_loss was NaN (None in the log)
+DISAGREEING = [(0.50, 0.80), (0.30, 0.85), (0.40, 0.95), (None, 0.90)]
+
+
+@pytest.mark.parametrize(("monitor", "best"), [("val_loss", "0.300@2"), ("val_auc", "0.950@3")])
+async def test_best_val_is_the_monitored_metric_at_its_own_epoch(tmp_path: Path, monitor: str, best: str) -> None:
+    """The table once assumed val_auc whatever the preset monitored, pairing a value with another epoch."""
+    log = EventLog(tmp_path / "events.jsonl")
+    log(QueueStarted([{"id": "a_standard", "dataset": "a", "preset": "standard", "status": "queued"}], "", "", ""))
+    log(JobStarted("a_standard", "a", "standard", 1, 1, 4, monitor=monitor, time=100.0))
+    for epoch, (val_loss, val_auc) in enumerate(DISAGREEING, start=1):
+        log(EpochStarted("a_standard", epoch, 4, 10, time=100.0 + epoch))
+        logs = {"loss": 0.5, "val_loss": val_loss, "val_auc": val_auc}
+        log(EpochEnded("a_standard", epoch, 4, logs, 1e-3, 1.0, time=101.0 + epoch))
+    app = MedcamApp(attach=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.view.jobs.get("a_standard") and app.view.jobs["a_standard"].epoch == 4)
+        assert cell(app, "a_standard", "best val") == best
+        label = str(app.query_one("#label-val_loss", Label).render())
+        assert "best 0.300 @2" in label  # the panel's val_loss curve: lower is better, whatever is monitored
     log.close()
 
 

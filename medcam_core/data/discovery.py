@@ -1,8 +1,6 @@
-"""Find a dataset's images, each with a label, a patient and a split, through the dataset's recipe.
-
-What every recipe shares lives here: listing image files, matching class names, capping each
-class, and carving the splits a layout lacks. Synthetic lesion masks (`*.mask.png`) are ground
-truth, never training images.
+"""What every recipe shares to find a dataset's images: listing image files, matching class names,
+and carving the splits a layout lacks. `medcam_core.data.recipes.discover` runs a dataset's recipe
+with these. Synthetic lesion masks (`*.mask.png`) are ground truth, never training images.
 
 Files are told apart by `stat` (links followed), never by opening them: opening a FIFO blocks for
 ever. Symlinked files and folders are followed wherever they lead; a link that loops, leads nowhere
@@ -20,15 +18,12 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-import numpy as np
-
 from medcam_core.config import DatasetSpec
 from medcam_core.data.splits import SPLITS, grouped_stratified_split
-from medcam_core.errors import DataError
 from medcam_core.jobqueue.event_log import EVENT_LOG
 from medcam_core.jobqueue.lock import LOCK_FILE
 from medcam_core.jobqueue.state import PROGRESS_FILE
-from medcam_core.outputs.job_folder import PARTIAL_DIR, SCRATCH_DIR
+from medcam_core.outputs.job_folder import FOLDER_GLOB, PARTIAL_DIR, SCRATCH_DIR
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 SPLIT_ALIASES = {
@@ -41,7 +36,7 @@ SPLIT_ALIASES = {
     "testing": "test",
 }
 OUTPUT_MARKERS = (PROGRESS_FILE, EVENT_LOG, LOCK_FILE)
-JOB_FOLDER = "densenet121_*_models"
+JOB_FOLDER = FOLDER_GLOB
 WORK_FOLDERS = (PARTIAL_DIR, SCRATCH_DIR)  # jobs in progress; the runner's decoded-image scratch space
 OUTPUT_FOLDER = "medcam output folder, not data"
 FILE, FOLDER, MISSING = "file", "folder", "not found"
@@ -70,29 +65,6 @@ class Discovered:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def discover(spec: DatasetSpec, seed: int) -> Discovered:
-    """The recipe's samples, capped at `max_per_class` per class and source split."""
-    from medcam_core.data.recipes import FINDERS
-
-    if not spec.path.is_dir():
-        raise DataError(f"dataset folder not found: {spec.path}")
-    found = FINDERS[spec.recipe](spec)
-    found.samples = cap_per_class(found.samples, spec.max_per_class, np.random.default_rng(seed))
-    return found
-
-
-def cap_per_class(samples: list[Sample], limit: int, rng: np.random.Generator) -> list[Sample]:
-    """A seeded random subset of at most `limit` per (split, label), in the original order."""
-    pools: dict[tuple[str, int], list[int]] = {}
-    for i, s in enumerate(samples):
-        pools.setdefault((s.split, s.label), []).append(i)
-    keep: list[int] = []
-    for key in sorted(pools):
-        idx = pools[key]
-        keep.extend(idx if len(idx) <= limit else [idx[j] for j in rng.choice(len(idx), limit, replace=False)])
-    return [samples[i] for i in sorted(keep)]
 
 
 def is_output_root(path: Path) -> bool:

@@ -13,8 +13,9 @@ import numpy as np
 
 from medcam_core.config import DatasetSpec
 from medcam_core.data.decode import decode_many
-from medcam_core.data.discovery import Sample, assign_splits, discover
+from medcam_core.data.discovery import Sample, assign_splits
 from medcam_core.data.leaks import audit
+from medcam_core.data.recipes import discover
 from medcam_core.data.scratch import RecordFile, Subset
 from medcam_core.data.splits import SPLITS
 from medcam_core.errors import DataError

@@ -236,3 +236,12 @@ def generate(root: Path, tasks: list[str] | None = None, per_class: int = 200, s
 def mask_path(image_path: Path) -> Path:
     """Where the mask of a synthetic positive lies: beside it, `<stem>.mask.png`."""
     return image_path.with_name(image_path.stem + ".mask.png")
+
+
+def lesion_mask(image_path: Path) -> Path | None:
+    """The lesion mask of an image, when it has one: what Grad-CAM's localisation figures are scored on.
+
+    Pass it to `medcam_core.explain.localisation.localisation` as its mask lookup.
+    """
+    mask = mask_path(Path(image_path))
+    return mask if mask.is_file() else None

@@ -8,7 +8,6 @@ when patient ids exist, because images of one patient are not independent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -20,6 +19,7 @@ from sklearn.metrics import (
 )
 
 from medcam_core.config import EvaluationSpec
+from medcam_core.outputs.metrics_schema import ConfidenceIntervals, Evaluation, SplitMetrics, TestMetrics
 
 CI_METRICS = ("auroc", "sensitivity", "specificity", "accuracy")
 
@@ -34,7 +34,7 @@ def choose_threshold(y_val: np.ndarray, p_val: np.ndarray, spec: EvaluationSpec)
     return float(thr[int(np.argmax(tpr - fpr))])
 
 
-def metrics_at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+def metrics_at(y: np.ndarray, p: np.ndarray, threshold: float) -> SplitMetrics:
     y = np.asarray(y).astype(int)
     pred = (np.asarray(p) >= threshold).astype(int)
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[0, 1]).ravel())
@@ -61,7 +61,7 @@ def bootstrap_ci(
     resamples: int,
     confidence: float,
     seed: int,
-) -> dict[str, list[float] | None]:
+) -> ConfidenceIntervals:
     """Percentile intervals over resampled patients (or images when no ids), seeded."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
@@ -84,9 +84,16 @@ def bootstrap_ci(
         if pos.any() and neg.any():
             values["auroc"].append(float(roc_auc_score(yy, pp)))
     alpha = (1 - confidence) / 2
+
+    def interval(metric: str) -> list[float] | None:
+        v = values[metric]
+        return [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if len(v) >= 10 else None
+
     return {
-        m: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if len(v) >= 10 else None
-        for m, v in values.items()
+        "auroc": interval("auroc"),
+        "sensitivity": interval("sensitivity"),
+        "specificity": interval("specificity"),
+        "accuracy": interval("accuracy"),
     }
 
 
@@ -98,13 +105,16 @@ def evaluate(
     test_patients: Sequence[str] | None,
     spec: EvaluationSpec,
     seed: int,
-) -> dict[str, Any]:
+) -> Evaluation:
+    """The threshold chosen on validation, then the test split scored once (metrics.json's first part)."""
     threshold = choose_threshold(y_val, p_val, spec)
-    test = metrics_at(y_test, p_test, threshold)
     n_groups = len(set(test_patients)) if test_patients is not None else len(y_test)
-    test["n"] = {"positive": int(np.sum(y_test == 1)), "negative": int(np.sum(y_test == 0))}
-    test["patients"] = n_groups
-    test["ci"] = bootstrap_ci(y_test, p_test, threshold, test_patients, spec.bootstrap, spec.confidence, seed)
+    test: TestMetrics = {
+        **metrics_at(y_test, p_test, threshold),
+        "n": {"positive": int(np.sum(y_test == 1)), "negative": int(np.sum(y_test == 0))},
+        "patients": n_groups,
+        "ci": bootstrap_ci(y_test, p_test, threshold, test_patients, spec.bootstrap, spec.confidence, seed),
+    }
     val = metrics_at(y_val, p_val, threshold)
     return {
         "threshold": {

@@ -1,1 +1,3 @@
-"""Grad-CAM: the CAM itself, and the examples, panels and localisation figures of a job."""
+"""Grad-CAM: the CAM itself (`cam`), maps of images (`maps`), their pictures (`render`), localisation
+figures against lesion masks passed in (`localisation`), and a job's examples (`picking`);
+`examples` re-exports them together."""

@@ -17,35 +17,53 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from medcam_core.config import Job, QueueConfig
 from medcam_core.errors import ConfigError
 from medcam_core.events import Event, JobFailed, JobStarted, JobStopped, Notice
-from medcam_core.jobqueue.state import RUNNING
+from medcam_core.jobqueue.control import QueueControl
+from medcam_core.jobqueue.state import JobQueue
 from medcam_core.outputs.job_folder import PARTIAL_DIR
-
-if TYPE_CHECKING:
-    from medcam_core.jobqueue.runner import Runner
+from medcam_core.vocabulary import Stage, Status
 
 log = logging.getLogger(__name__)
-WORKER_PROGRESS = "worker-{job}.json"
+
+
+class Driver(Protocol):
+    """What the remote executor needs of the queue runner (which imports this module, not vice versa)."""
+
+    config: QueueConfig
+    output: Path
+    control: QueueControl
+    queue: JobQueue
+
+    def next_job(self) -> Job | None: ...
+
+    def publish(self, event: Event) -> None: ...
 
 
 def run_job_in_worker(config: QueueConfig, job_id: str, send: Callable[[str], None]) -> None:
-    """The body of every worker: one job, the local runner's stages, events out as JSON."""
-    from medcam_core.jobqueue.runner import Runner
-    from medcam_core.outputs.job_folder import SCRATCH_DIR
+    """The body of every worker: one job through the same pipeline as a local one, events out as JSON.
+
+    The driver keeps the queue state, so here publishing a job's events is only sending them; it
+    also puts the job at its place in the queue.
+    """
+    from medcam_core.job.environment import JobEnvironment
+    from medcam_core.job.run import run_job
 
     job = config.job_by_id(job_id)
     send(Notice("info", f"{job_id} runs in process {os.getpid()} on {socket.gethostname()}", job_id).to_json())
-    single = replace(config, datasets=(job.dataset,), presets={job.preset.name: job.preset}, order=(job.preset.name,))
-    private = config.output / SCRATCH_DIR / WORKER_PROGRESS.format(job=job_id)  # the driver's file is the queue's
-    runner = Runner(single, [lambda event: send(event.to_json())], progress_path=private)
-    try:
-        runner.run_job(job)
-    finally:
-        private.unlink(missing_ok=True)
+
+    def out(event: Event) -> None:
+        send(event.to_json())
+
+    env = JobEnvironment(config, out, out, QueueControl())
+    late = env.prepare()
+    if late:
+        out(Notice("warning", late, job_id))
+    run_job(job, env, (1, 1))
 
 
 def _process_entry(config: QueueConfig, job_id: str, events: Any, gpu: str | None) -> None:
@@ -181,7 +199,7 @@ class RayTransport:
 class RemoteJobs:
     """The driver: keeps up to `parallel` workers busy and publishes their events through the runner."""
 
-    def __init__(self, runner: Runner, transport: Transport, parallel: int, poll_s: float = 0.05) -> None:
+    def __init__(self, runner: Driver, transport: Transport, parallel: int, poll_s: float = 0.05) -> None:
         self.runner, self.transport, self.parallel, self.poll_s = runner, transport, parallel, poll_s
         self._running: dict[str, tuple[Any, int, float]] = {}
 
@@ -209,7 +227,7 @@ class RemoteJobs:
     def _start(self, job: Job) -> None:
         slot = min(set(range(self.parallel)) - {s for _, s, _ in self._running.values()})
         # taken now, so it is not started twice; the worker's JobStarted records the attempt
-        self.runner.queue.update(job.id, status=RUNNING, stage="load", error="", hint="")
+        self.runner.queue.update(job.id, status=Status.RUNNING, stage=Stage.LOAD, error="", hint="")
         self._running[job.id] = (self.transport.submit(self.runner.config, job.id, slot), slot, time.perf_counter())
 
     def _forward(self) -> None:
@@ -237,7 +255,7 @@ class RemoteJobs:
             self._forward()
             del self._running[job_id]
             entry = self.runner.queue.get(job_id)
-            if entry.status == RUNNING:  # no JobFinished or JobFailed came: the worker was lost
+            if entry.status == Status.RUNNING:  # no JobFinished or JobFailed came: the worker was lost
                 hint = "the worker was lost (killed, out of memory, or its node left); retry resumes its partial work"
                 reason = outcome or "the worker ended without reporting a result"
                 self.runner.publish(JobFailed(job_id, entry.stage, reason, hint, "", time.perf_counter() - t0))

@@ -16,22 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.config import Job, QueueConfig
-from medcam_core.outputs.results import METRICS_FILE, MODEL_FILE, summarize
+from medcam_core.outputs.job_folder import JobFolder
+from medcam_core.outputs.results import read_metrics, summarize
 from medcam_core.serialize import write_json_atomic
+from medcam_core.vocabulary import RETRYABLE, Status
 
 PROGRESS_FILE = "densenet121_training_progress.json"
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED, SKIPPED = (
-    "queued",
-    "running",
-    "done",
-    "failed",
-    "cancelled",
-    "skipped",
-)
-STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, SKIPPED)
-RETRYABLE = (FAILED, CANCELLED, SKIPPED)
+# The old spellings, for modules not yet switched to `Status` (runner.py, executors.py): use Status.X.
 DAMAGED_SUFFIX = ".damaged"
+_STATUS_TEXTS = frozenset(status.value for status in Status)
 _NUMBER = (int, float, type(None))
 _ENTRY_TYPES: dict[str, tuple[type, ...]] = {
     "id": (str,),
@@ -57,7 +51,7 @@ class JobEntry:
     id: str
     dataset: str
     preset: str
-    status: str = QUEUED
+    status: Status = Status.QUEUED
     stage: str = ""
     error: str = ""
     hint: str = ""
@@ -98,7 +92,7 @@ def read_progress(path: Path) -> dict[str, Any]:
             for key, types in _ENTRY_TYPES.items()
             if key in raw and not isinstance(raw[key], types)
         ]
-        if not problems and raw["status"] not in STATUSES:
+        if not problems and raw["status"] not in _STATUS_TEXTS:
             problems.append(f"unknown status {raw['status']!r}")
         if not problems and raw["id"] in ids:
             problems.append(f"{raw['id']} listed twice")
@@ -153,8 +147,9 @@ class JobQueue:
                 fields = JobEntry.__dataclass_fields__
                 restored = [JobEntry(**{k: raw[k] for k in fields if k in raw}) for raw in saved if raw["id"] in known]
                 for entry in restored:
-                    if entry.status == RUNNING:
-                        entry.status = QUEUED
+                    entry.status = Status(entry.status)
+                    if entry.status == Status.RUNNING:
+                        entry.status = Status.QUEUED
                 seen = {e.id for e in restored}
                 entries = restored + [e for e in entries if e.id not in seen]
         notes += [note for entry in entries if (note := _settle(entry, output))]
@@ -187,22 +182,22 @@ class JobQueue:
 
     def next_queued(self) -> JobEntry | None:
         with self._lock:
-            return next((e for e in self._entries if e.status == QUEUED), None)
+            return next((e for e in self._entries if e.status == Status.QUEUED), None)
 
     def update(self, job_id: str, **changes: Any) -> None:
         with self._lock:
             entry = self.get(job_id)
             for key, value in changes.items():
-                setattr(entry, key, value)
+                setattr(entry, key, Status(value) if key == "status" else value)
         self._changed()
 
     def move(self, job_id: str, delta: int) -> None:
         """Swap a queued job with the nearest queued neighbour; finished jobs keep their place."""
         with self._lock:
             entry = self.get(job_id)
-            if entry.status != QUEUED:
+            if entry.status != Status.QUEUED:
                 raise QueueError(f"only queued jobs move; {job_id} is {entry.status}")
-            queued = [i for i, e in enumerate(self._entries) if e.status == QUEUED]
+            queued = [i for i, e in enumerate(self._entries) if e.status == Status.QUEUED]
             pos = queued.index(self._entries.index(entry))
             target = pos + (1 if delta > 0 else -1)
             if not 0 <= target < len(queued):
@@ -214,7 +209,7 @@ class JobQueue:
     def remove(self, job_id: str) -> None:
         with self._lock:
             entry = self.get(job_id)
-            if entry.status != QUEUED:
+            if entry.status != Status.QUEUED:
                 raise QueueError(f"only queued jobs can be removed; {job_id} is {entry.status}")
             self._entries.remove(entry)
         self._changed()
@@ -224,7 +219,7 @@ class JobQueue:
             entry = self.get(job_id)
             if entry.status not in RETRYABLE:
                 raise QueueError(f"only failed, cancelled or skipped jobs can be retried; {job_id} is {entry.status}")
-            entry.status, entry.stage, entry.error, entry.hint = QUEUED, "", "", ""
+            entry.status, entry.stage, entry.error, entry.hint = Status.QUEUED, "", "", ""
         self._changed()
 
     def add(self, job: Job) -> None:
@@ -242,7 +237,7 @@ class JobQueue:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {s: sum(e.status == s for e in self._entries) for s in STATUSES}
+            return {s.value: sum(e.status == s for e in self._entries) for s in Status}
 
 
 def _settle(entry: JobEntry, output: Path) -> str | None:
@@ -252,22 +247,22 @@ def _settle(entry: JobEntry, output: Path) -> str | None:
     place whole) finished: never train it twice. That covers a kill between the folder's rename and
     the progress file's update, and a progress file that was lost or unreadable.
     """
-    folder = output / entry.folder
-    has_model = (folder / MODEL_FILE).is_file()
-    if entry.status == DONE and not has_model:
-        entry.status, entry.error = QUEUED, ""
-        lost = "its folder is gone" if not folder.is_dir() else f"{MODEL_FILE} is missing from {entry.folder}"
+    folder = JobFolder.committed(output, entry.folder)
+    has_model = folder.has_model()
+    if entry.status == Status.DONE and not has_model:
+        entry.status, entry.error = Status.QUEUED, ""
+        lost = "its folder is gone" if not folder.root.is_dir() else f"{JobFolder.MODEL} is missing from {entry.folder}"
         return f"{entry.id} had finished but {lost}: it is queued to train again"
-    if entry.status != QUEUED or not (folder / METRICS_FILE).is_file():
+    if entry.status != Status.QUEUED or not folder.metrics_file.is_file():
         return None
     if not has_model:
-        return f"{entry.folder} holds results but no {MODEL_FILE}: {entry.id} is queued to train again"
+        return f"{entry.folder} holds results but no {JobFolder.MODEL}: {entry.id} is queued to train again"
     try:
-        metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
-        entry.metrics = summarize(metrics)
+        metrics = read_metrics(folder)
+        entry.metrics = dict(summarize(metrics))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    entry.status, entry.stage, entry.error = DONE, "", ""
+    entry.status, entry.stage, entry.error = Status.DONE, "", ""
     entry.epochs_run = metrics.get("training", {}).get("epochs_run", entry.epochs_run)
     return None
 

@@ -8,6 +8,8 @@ densenet121_<dataset>_<preset>_models/
   gradcam/
   README.md
 ```
+
+`JobFolder` is the one place those names are spelled: everything else asks it for a path.
 """
 
 from __future__ import annotations
@@ -17,42 +19,176 @@ import io
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from medcam_core.formatting import CI_LABEL, NOT_AVAILABLE, estimate
+from medcam_core.outputs.metrics_schema import Metrics
 from medcam_core.serialize import write_atomic
 
-PARTIAL_DIR = ".partial"
+PARTIAL_DIR = ".partial"  # under the output root: jobs in progress, each renamed into place when whole
 SCRATCH_DIR = ".scratch"  # decoded images and frozen features, in files unlinked as soon as opened
 BACKUP_DIR = ".backup"  # Keras BackupAndRestore state inside a job's work folder; removed before commit
+JOB_MARKER = "job.json"  # inside a work folder: the job spec it was made for
+FOLDER_PREFIX, FOLDER_SUFFIX = "densenet121_", "_models"
+FOLDER_GLOB = f"{FOLDER_PREFIX}*{FOLDER_SUFFIX}"  # what every committed job folder's name matches
 
 
-JOB_MARKER = "job.json"
+@dataclass(frozen=True)
+class JobFolder:
+    """A job folder (committed, or its work folder under `.partial/`) and every path inside it.
+
+    The class attributes are the paths relative to the folder, as messages and the model README
+    name them (`JobFolder.MODEL` is "models/model.keras"); the properties are those paths under `root`.
+    """
+
+    root: Path
+
+    MODELS: ClassVar[str] = "models"
+    CONFIGS: ClassVar[str] = "configs"
+    RESULTS: ClassVar[str] = "results"
+    GRADCAM: ClassVar[str] = "gradcam"
+    MODEL: ClassVar[str] = f"{MODELS}/model.keras"  # a job counts as finished only while its folder holds this
+    MODEL_H5: ClassVar[str] = f"{MODELS}/model.h5"
+    WEIGHTS: ClassVar[str] = f"{MODELS}/model.weights.h5"
+    CHECKPOINT: ClassVar[str] = f"{MODELS}/best_checkpoint.weights.h5"
+    CONFIG: ClassVar[str] = f"{CONFIGS}/job_config.json"
+    METRICS: ClassVar[str] = f"{RESULTS}/metrics.json"
+    HISTORY_CSV: ClassVar[str] = f"{RESULTS}/history.csv"
+    HISTORY: ClassVar[str] = f"{RESULTS}/history.json"
+    PREDICTIONS: ClassVar[str] = f"{RESULTS}/predictions.csv"
+    CURVES: ClassVar[str] = f"{RESULTS}/curves.png"
+    README: ClassVar[str] = "README.md"
+    BACKUP: ClassVar[str] = BACKUP_DIR
+    MARKER: ClassVar[str] = JOB_MARKER
+
+    @classmethod
+    def committed(cls, output: Path, name: str) -> JobFolder:
+        """The finished job folder `name` under the output root."""
+        return cls(Path(output) / name)
+
+    @classmethod
+    def partial(cls, output: Path, name: str) -> JobFolder:
+        """The hidden work folder of job folder `name` while its job runs: `<output>/.partial/<name>`."""
+        return cls(Path(output) / PARTIAL_DIR / name)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.root)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # -- folders
+    @property
+    def models_dir(self) -> Path:
+        return self.root / self.MODELS
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.root / self.CONFIGS
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / self.RESULTS
+
+    @property
+    def gradcam_dir(self) -> Path:
+        return self.root / self.GRADCAM
+
+    @property
+    def backup_dir(self) -> Path:
+        """Keras' BackupAndRestore state of a work folder: lets an interrupted fit resume; never committed."""
+        return self.root / self.BACKUP
+
+    # -- files
+    @property
+    def model_file(self) -> Path:
+        return self.root / self.MODEL
+
+    @property
+    def h5_model_file(self) -> Path:
+        return self.root / self.MODEL_H5
+
+    @property
+    def weights_file(self) -> Path:
+        return self.root / self.WEIGHTS
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.root / self.CHECKPOINT
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / self.CONFIG
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.root / self.METRICS
+
+    @property
+    def history_csv_file(self) -> Path:
+        return self.root / self.HISTORY_CSV
+
+    @property
+    def history_file(self) -> Path:
+        return self.root / self.HISTORY
+
+    @property
+    def predictions_file(self) -> Path:
+        return self.root / self.PREDICTIONS
+
+    @property
+    def curves_file(self) -> Path:
+        return self.root / self.CURVES
+
+    @property
+    def readme_file(self) -> Path:
+        return self.root / self.README
+
+    @property
+    def marker_file(self) -> Path:
+        return self.root / self.MARKER
+
+    def has_model(self) -> bool:
+        """Whether the job is finished: its folder holds its model."""
+        return self.model_file.is_file()
+
+    def make_dirs(self) -> None:
+        """The four sub-folders, made if missing."""
+        for folder in (self.models_dir, self.configs_dir, self.results_dir, self.gradcam_dir):
+            folder.mkdir(parents=True, exist_ok=True)
 
 
-def work_dir(output: Path, folder: str, job_spec: str) -> tuple[Path, bool]:
+def job_id_of(folder_name: str) -> str:
+    """The job id a job folder's name carries (`densenet121_<id>_models` → `<id>`)."""
+    return folder_name.removeprefix(FOLDER_PREFIX).removesuffix(FOLDER_SUFFIX)
+
+
+def open_work(output: Path, folder: str, job_spec: str) -> tuple[JobFolder, bool]:
     """The hidden folder of a job in progress, and whether it is resumed.
 
     An interrupted job's folder is kept when it was made for the same job spec (its training backup
     lets fit continue from the last completed epoch); anything else there is wiped. Nothing outside
     this folder is touched until commit.
     """
-    path = output / PARTIAL_DIR / folder
-    marker = path / JOB_MARKER
+    work = JobFolder.partial(output, folder)
+    marker = work.marker_file
     if marker.is_file() and marker.read_text(encoding="utf-8") == job_spec:
-        return path, True
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+        return work, True
+    if work.root.exists():
+        shutil.rmtree(work.root)
+    work.root.mkdir(parents=True)
     write_atomic(marker, job_spec)
-    return path, False
+    return work, False
 
 
-def commit(output: Path, work: Path, folder: str) -> Path:
+def commit(output: Path, work: JobFolder, folder: str) -> Path:
     """Rename the whole work folder into place; an older folder of that name is kept aside."""
-    final = output / folder
+    final = JobFolder.committed(output, folder).root
     if final.exists():
-        final.rename(output / f"{folder}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        final.rename(Path(output) / f"{folder}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
     os.replace(work, final)
     return final
 
@@ -98,30 +234,29 @@ def write_curves(path: Path, history: dict[str, list[float | None]], title: str)
     plt.close(fig)
 
 
-def model_readme(job_id: str, dataset_title: str, preset: dict[str, Any], metrics: dict[str, Any], folder: str) -> str:
+def model_readme(job_id: str, dataset_title: str, preset: dict[str, Any], metrics: Metrics, folder: str) -> str:
     test = metrics["test"]
     thr = metrics["threshold"]["value"]
     ci = test.get("ci", {}).get("auroc")
-    auroc = "n/a" if test.get("auroc") is None else f"{test['auroc']:.3f}"
-    ci_txt = f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
+    auroc = estimate(test.get("auroc"), ci, missing=NOT_AVAILABLE, parens=True, label=CI_LABEL)
     size = preset["image_size"]
     return f"""# DenseNet121 — {dataset_title} — `{preset["name"]}` preset
 
 Binary classifier trained by medcam-tui (job `{job_id}`). For research use only: it has not been
 validated for clinical use and must not be used to make decisions about patients.
 
-Held-out test split: AUROC {auroc}{ci_txt}, n = {test["n"]["positive"]} positive /
-{test["n"]["negative"]} negative. Full figures: `results/metrics.json`.
+Held-out test split: AUROC {auroc}, n = {test["n"]["positive"]} positive /
+{test["n"]["negative"]} negative. Full figures: `{JobFolder.METRICS}`.
 
 ## Load it
 
 ```python
 import keras
-model = keras.saving.load_model("{folder}/models/model.keras", safe_mode=True)
+model = keras.saving.load_model("{folder}/{JobFolder.MODEL}", safe_mode=True)
 ```
 
-`models/model.h5` (legacy HDF5) and `models/model.weights.h5` (weights only, for the same
-architecture) hold the same weights; `models/best_checkpoint.weights.h5` is the best validation
+`{JobFolder.MODEL_H5}` (legacy HDF5) and `{JobFolder.WEIGHTS}` (weights only, for the same
+architecture) hold the same weights; `{JobFolder.CHECKPOINT}` is the best validation
 epoch as saved during training.
 
 ## Preprocessing (must match training)

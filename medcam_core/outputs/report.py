@@ -15,12 +15,16 @@ import re
 import statistics
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from medcam_core.formatting import CI_LABEL, MISSING, NOT_AVAILABLE, duration, estimate, number
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
-from medcam_core.outputs.results import METRICS_FILE, MODEL_FILE, JobResults, load_job_results
+from medcam_core.outputs.job_folder import FOLDER_GLOB, JobFolder, job_id_of
+from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.serialize import write_atomic
+from medcam_core.vocabulary import Status
 
 REPORT_FILE = "STATUS_REPORT.md"
 CSV_FILE = "results.csv"
@@ -79,20 +83,10 @@ def _alt(text: str) -> str:
     return re.sub(r"[\[\]]", "", text)
 
 
-def fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def ci(values: list[float] | None) -> str:
-    return f" (95 % CI {values[0]:.3f}–{values[1]:.3f})" if values else ""
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {sec:02d} s" if minutes else f"{sec} s")
+# a document writes a missing figure as n/a, a figure with its interval as 0.961 (95 % CI 0.911–0.991)
+fmt = partial(number, missing=NOT_AVAILABLE)
+with_ci = partial(estimate, missing=NOT_AVAILABLE, parens=True, label=CI_LABEL)
+took = partial(duration, words=True, missing=NOT_AVAILABLE)
 
 
 @dataclass
@@ -122,25 +116,25 @@ def collect(output: Path) -> tuple[dict[str, Any], list[JobRow], list[str]]:
     rows = []
     for entry in progress["jobs"] if progress else _entries_from_folders(output):
         folder = output / entry["folder"]
-        if entry["status"] == "done" and not (folder / MODEL_FILE).is_file():
+        if entry["status"] == Status.DONE and not JobFolder(folder).has_model():
             notes.append(
-                f"{entry['id']} is marked done but its folder has no {MODEL_FILE}: it is counted as queued "
+                f"{entry['id']} is marked done but its folder has no {JobFolder.MODEL}: it is counted as queued "
                 "and trains again on the next run."
             )
-            entry = {**entry, "status": "queued"}
-        rows.append(JobRow(entry, load_job_results(folder) if entry["status"] == "done" else None))
+            entry = {**entry, "status": Status.QUEUED}
+        rows.append(JobRow(entry, load_job_results(folder) if entry["status"] == Status.DONE else None))
     return progress, rows, notes
 
 
 def _entries_from_folders(output: Path) -> list[dict[str, Any]]:
     """Progress entries for the committed job folders (those with results), named as their metrics say."""
     entries = []
-    for folder in sorted(output.glob("densenet121_*_models")):
-        if not (folder / METRICS_FILE).is_file():
+    for folder in sorted(output.glob(FOLDER_GLOB)):
+        if not JobFolder(folder).metrics_file.is_file():
             continue
-        job_id = folder.name.removeprefix("densenet121_").removesuffix("_models")
+        job_id = job_id_of(folder.name)
         dataset, _, preset = job_id.rpartition("_")  # a guess when the metrics do not say
-        entry = {"id": job_id, "dataset": dataset, "preset": preset, "status": "done", "folder": folder.name}
+        entry = {"id": job_id, "dataset": dataset, "preset": preset, "status": Status.DONE, "folder": folder.name}
         metrics = load_job_results(folder).metrics
         names = {"id": metrics.get("job"), "dataset": metrics.get("dataset"), "preset": metrics.get("preset")}
         entries.append({**entry, **{k: v for k, v in names.items() if isinstance(v, str)}})
@@ -151,13 +145,13 @@ def _status(rows: list[JobRow]) -> str:
     statuses = [r.entry["status"] for r in rows]
     if not statuses:
         return "NO JOBS YET"
-    if "running" in statuses:
+    if Status.RUNNING in statuses:
         return "TRAINING IN PROGRESS"
-    if "queued" in statuses:
+    if Status.QUEUED in statuses:
         return "STOPPED WITH JOBS STILL QUEUED"
-    if all(s == "failed" for s in statuses):
+    if all(s == Status.FAILED for s in statuses):
         return "ALL JOBS FAILED"
-    return "TRAINING COMPLETED" + (" WITH FAILURES" if "failed" in statuses else "")
+    return "TRAINING COMPLETED" + (" WITH FAILURES" if Status.FAILED in statuses else "")
 
 
 def _span(rows: list[JobRow]) -> tuple[float | None, float | None]:
@@ -167,7 +161,7 @@ def _span(rows: list[JobRow]) -> tuple[float | None, float | None]:
 
 
 def _when(ts: float | None) -> str:
-    return "n/a" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    return NOT_AVAILABLE if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def _link(target: Path, base: Path) -> str:
@@ -186,11 +180,11 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     entry = row.entry
     lines = [
         f"#### {md(entry['dataset'])} — {md(entry['preset'])}",
-        f"- **AUROC**: {fmt(test.get('auroc'))}{ci(cis.get('auroc'))} · AUPRC {fmt(test.get('auprc'))} · "
+        f"- **AUROC**: {with_ci(test.get('auroc'), cis.get('auroc'))} · AUPRC {fmt(test.get('auprc'))} · "
         f"Brier {fmt(test.get('brier'))}",
-        f"- **Sensitivity**: {fmt(test.get('sensitivity'))}{ci(cis.get('sensitivity'))} · **Specificity**: "
-        f"{fmt(test.get('specificity'))}{ci(cis.get('specificity'))}",
-        f"- **Accuracy**: {fmt(test.get('accuracy'))}{ci(cis.get('accuracy'))} · Precision "
+        f"- **Sensitivity**: {with_ci(test.get('sensitivity'), cis.get('sensitivity'))} · **Specificity**: "
+        f"{with_ci(test.get('specificity'), cis.get('specificity'))}",
+        f"- **Accuracy**: {with_ci(test.get('accuracy'), cis.get('accuracy'))} · Precision "
         f"{fmt(test.get('precision'))} · F1 {fmt(test.get('f1'))}",
         f"- **Threshold**: {fmt(thr.get('value'))} ({md(thr.get('method', '?'))}, chosen on the validation split "
         "before the test split was scored)",
@@ -199,7 +193,7 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
         f"TN {cm.get('tn', '?')} · FP {cm.get('fp', '?')} · FN {cm.get('fn', '?')} · TP {cm.get('tp', '?')}",
         f"- **Epochs**: {training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')} (best epoch "
         f"{training.get('best_epoch', '?')} by {md(training.get('monitor', '?'))}) · **Training time**: "
-        f"{duration(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
+        f"{took(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
     ]
     gradcam = m.get("gradcam", {}).get("layers", {})
     for layer, figures in gradcam.items():
@@ -213,10 +207,10 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
     if rho is not None:
         lines.append(f"- **Sanity check**: rank correlation with the maps of a weight-randomised model {rho:.2f}")
-    curves = res.folder / "results" / "curves.png"
+    curves = JobFolder(res.folder).curves_file
     if curves.is_file():
         lines.append(f"\n![training curves of {_alt(entry['id'])}]({_link(curves, base)})")
-    panels = sorted((res.folder / "gradcam").glob("*_panel.png"))[:2]
+    panels = sorted(JobFolder(res.folder).gradcam_dir.glob("*_panel.png"))[:2]
     for panel in panels:
         lines.append(f"\n![Grad-CAM panel {_alt(panel.stem)}]({_link(panel, base)})")
     if res.problems:
@@ -233,8 +227,8 @@ def _summary(rows: list[JobRow]) -> list[str]:
         counts[r.entry["status"]] = counts.get(r.entry["status"], 0) + 1
     lines = ["| Metric | Value |", "|---|---|"]
     total = len(rows)
-    lines.append(f"| **Completed** | {counts.get('done', 0)}/{total} |")
-    lines.append(f"| **Failed** | {counts.get('failed', 0)}/{total} |")
+    lines.append(f"| **Completed** | {counts.get(Status.DONE, 0)}/{total} |")
+    lines.append(f"| **Failed** | {counts.get(Status.FAILED, 0)}/{total} |")
     if aurocs:
         best = max(done, key=lambda r: r.auroc or 0)
         lines.append(f"| **Best test AUROC** | {fmt(best.auroc)} ({md(best.entry['id'])}) |")
@@ -246,7 +240,7 @@ def _summary(rows: list[JobRow]) -> list[str]:
                 f"| **Median sensitivity / specificity** | {fmt(statistics.median(sens))} / "
                 f"{fmt(statistics.median(spec))} |"
             )
-    lines.append(f"| **Training time (sum of jobs)** | {duration(sum(seconds)) if seconds else 'n/a'} |")
+    lines.append(f"| **Training time (sum of jobs)** | {took(sum(seconds)) if seconds else NOT_AVAILABLE} |")
     return lines
 
 
@@ -258,13 +252,12 @@ def _results_table(rows: list[JobRow]) -> list[str]:
     for r in rows:
         e = r.entry
         if r.results is None:
-            lines.append(f"| {md(e['id'])} | {e['status']} | – | – | – | – | – | – |")
+            lines.append(f"| {md(e['id'])} | {e['status']} | " + " | ".join([MISSING] * 6) + " |")
             continue
         t = r.results.test
-        auc_ci = t.get("ci", {}).get("auroc")
+        auroc = estimate(t.get("auroc"), t.get("ci", {}).get("auroc"), missing=NOT_AVAILABLE, parens=True)
         lines.append(
-            f"| {md(e['id'])} | done | {fmt(t.get('auroc'))}"
-            f"{f' ({auc_ci[0]:.3f}–{auc_ci[1]:.3f})' if auc_ci else ''} | {fmt(t.get('sensitivity'))} | "
+            f"| {md(e['id'])} | {Status.DONE} | {auroc} | {fmt(t.get('sensitivity'))} | "
             f"{fmt(t.get('specificity'))} | {fmt(t.get('accuracy'))} | {t.get('n', {}).get('positive', '?')}/"
             f"{t.get('n', {}).get('negative', '?')} | {r.results.metrics.get('training', {}).get('epochs_run', '?')} |"
         )
@@ -280,14 +273,14 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.entry["status"]] = counts.get(r.entry["status"], 0) + 1
-    stopped = counts.get("cancelled", 0) + counts.get("skipped", 0)
+    stopped = counts.get(Status.CANCELLED, 0) + counts.get(Status.SKIPPED, 0)
     lines = [
         "# DenseNet121 Training Status Report",
         "",
         f"**Generated**: {_when(now or time.time())}  ",
         f"**Status**: {_status(rows)}  ",
-        f"**Wall-clock span**: {_when(start)} → {_when(end)} ({duration(end - start) if start and end else 'n/a'})  ",
-        f"**Device**: {md(progress.get('device') or 'n/a')}",
+        f"**Wall-clock span**: {_when(start)} → {_when(end)} ({took(end - start if start and end else None)})  ",
+        f"**Device**: {md(progress.get('device') or NOT_AVAILABLE)}",
         "",
         f"> **Research use only.** {RESEARCH_USE}",
         "",
@@ -298,8 +291,8 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         "",
         "| Planned | Completed | Failed | Cancelled / skipped | Queued / running |",
         "|---|---|---|---|---|",
-        f"| {len(rows)} | {counts.get('done', 0)} | {counts.get('failed', 0)} | {stopped} | "
-        f"{counts.get('queued', 0) + counts.get('running', 0)} |",
+        f"| {len(rows)} | {counts.get(Status.DONE, 0)} | {counts.get(Status.FAILED, 0)} | {stopped} | "
+        f"{counts.get(Status.QUEUED, 0) + counts.get(Status.RUNNING, 0)} |",
         "",
         "## Model performance (held-out test split)",
         "",
@@ -318,7 +311,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         lines += ["### AUROC not computable (a test split with one class)", ""]
         for row in unscored:
             lines += _model_section(row, base)
-    failed = [r for r in rows if r.entry["status"] == "failed"]
+    failed = [r for r in rows if r.entry["status"] == Status.FAILED]
     lines += ["## Failed models", ""]
     if not failed:
         lines += ["None.", ""]
@@ -348,7 +341,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         "",
         "```python",
         "import keras",
-        f'model = keras.saving.load_model("{output.name}/<folder>/models/model.keras", safe_mode=True)',
+        f'model = keras.saving.load_model("{output.name}/<folder>/{JobFolder.MODEL}", safe_mode=True)',
         "```",
         "",
         "Preprocessing, threshold and Grad-CAM layer are in each model's `README.md`. Grad-CAM uses the last "

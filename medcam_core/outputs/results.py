@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-MODEL_FILE = "models/model.keras"  # a job counts as finished only while its folder holds this
-METRICS_FILE = "results/metrics.json"
+from medcam_core.outputs.job_folder import JobFolder
+from medcam_core.outputs.metrics_schema import JobSummary, Metrics, TestMetrics
+
+# Paths relative to a job folder, for callers written before `JobFolder`: use JobFolder.MODEL / .METRICS.
 
 
 @dataclass
 class JobResults:
     folder: Path
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=lambda: cast(Metrics, {}))
     history: dict[str, list[float | None]] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
-    def test(self) -> dict[str, Any]:
-        return self.metrics.get("test", {})
+    def test(self) -> TestMetrics:
+        return self.metrics.get("test", cast(TestMetrics, {}))
 
     def artifacts(self) -> list[Path]:
         return sorted(p for p in self.folder.rglob("*") if p.is_file())
@@ -42,25 +44,40 @@ def _read(path: Path, problems: list[str]) -> dict[str, Any]:
     return {}
 
 
-def load_job_results(folder: Path) -> JobResults:
+def read_metrics(folder: JobFolder) -> Metrics:
+    """A job's metrics.json as written; OSError or ValueError when it cannot be read or is no object.
+
+    Typed as the schema says, but an older or damaged file may lack keys: show what is there with `.get`.
+    """
+    data = json.loads(folder.metrics_file.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{folder.metrics_file.name} is not a JSON object")
+    return cast(Metrics, data)
+
+
+def load_job_results(folder: Path | JobFolder) -> JobResults:
     """Whatever of metrics, history and config can be read; what cannot is listed in `problems`."""
-    folder = Path(folder)
+    job = folder if isinstance(folder, JobFolder) else JobFolder(Path(folder))
     problems: list[str] = []
     return JobResults(
-        folder=folder,
-        metrics=_read(folder / METRICS_FILE, problems),
-        history=_read(folder / "results" / "history.json", problems),
-        config=_read(folder / "configs" / "job_config.json", problems),
+        folder=job.root,
+        metrics=cast(Metrics, _read(job.metrics_file, problems)),
+        history=_read(job.history_file, problems),
+        config=_read(job.config_file, problems),
         problems=problems,
     )
 
 
-def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
+def summarize(metrics: Metrics) -> JobSummary:
     """The few numbers a queue table shows; the rest stays in metrics.json."""
     test = metrics["test"]
-    keys = ("accuracy", "precision", "recall", "specificity", "auroc")
-    out: dict[str, Any] = {k: test.get(k) for k in keys}
-    out["auroc_ci"] = test.get("ci", {}).get("auroc")
-    out["threshold"] = metrics["threshold"]["value"]
-    out["best_epoch"] = metrics["training"]["best_epoch"]
-    return out
+    return {
+        "accuracy": test.get("accuracy"),
+        "precision": test.get("precision"),
+        "recall": test.get("recall"),
+        "specificity": test.get("specificity"),
+        "auroc": test.get("auroc"),
+        "auroc_ci": test.get("ci", cast(Any, {})).get("auroc"),
+        "threshold": metrics["threshold"]["value"],
+        "best_epoch": metrics["training"]["best_epoch"],
+    }

@@ -19,19 +19,15 @@ import tensorflow as tf
 from medcam_core.config import Preset
 from medcam_core.data.load import LoadedDataset
 from medcam_core.data.scratch import RecordFile
+from medcam_core.errors import TrainingDiverged
 from medcam_core.events import Event
 from medcam_core.jobqueue.control import QueueControl
-from medcam_core.outputs.job_folder import BACKUP_DIR
+from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.train.callbacks import EventCallback, FullModelCheckpoint, StopRequested
 from medcam_core.train.input_pipeline import even_batch, image_batches, tensor_batches
 from medcam_core.train.model import FrozenSplit, compile_model
 from medcam_core.train.strategy import replicas
-
-CHECKPOINT_FILE = "best_checkpoint.weights.h5"
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the hint suggests a lower learning rate."""
+from medcam_core.vocabulary import lower_is_better
 
 
 @dataclass
@@ -95,12 +91,15 @@ def fit(
     data: LoadedDataset,
     features: Features | None,
     split: FrozenSplit | None,
-    work_dir: Path,
+    work: JobFolder,
     emit: Callable[[Event], None],
     control: QueueControl,
     throttle_s: float = 0.1,
 ) -> FitResult:
-    """Train with early stopping (best weights restored), LR schedule, checkpoint, CSV log, events."""
+    """Train with early stopping (best weights restored), LR schedule, checkpoint, CSV log, events.
+
+    `work` is the job's work folder: the checkpoint, the CSV log and Keras' backup go where it says.
+    """
     train, val = data.splits["train"], data.splits["val"]
     size, seed, devices = preset.batch_size, preset.seed, replicas()
     if features is not None and split is not None:
@@ -112,15 +111,15 @@ def fit(
         train_ds = image_batches(train.images, train.labels, size, True, seed, devices)
         val_ds = image_batches(val.images, val.labels, size, False, seed, devices)
     compile_model(fit_model, preset.learning_rate, preset.run_eagerly)
-    (work_dir / "models").mkdir(parents=True, exist_ok=True)
-    (work_dir / "results").mkdir(parents=True, exist_ok=True)
-    mode = "min" if preset.monitor == "val_loss" else "max"
+    work.models_dir.mkdir(parents=True, exist_ok=True)
+    work.results_dir.mkdir(parents=True, exist_ok=True)
+    mode = "min" if lower_is_better(preset.monitor) else "max"
     events = EventCallback(job_id, emit, control, even_batch(size, devices), throttle_s)
     stopper = keras.callbacks.EarlyStopping(
         monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
     )
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(work_dir / BACKUP_DIR), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(work.backup_dir), delete_checkpoint=False),
         keras.callbacks.TerminateOnNaN(),
         stopper,
         keras.callbacks.ReduceLROnPlateau(
@@ -132,13 +131,13 @@ def fit(
         ),
         FullModelCheckpoint(
             model,
-            str(work_dir / "models" / CHECKPOINT_FILE),
+            str(work.checkpoint_file),
             monitor=preset.monitor,
             mode=mode,
             save_best_only=True,
             save_weights_only=True,
         ),
-        keras.callbacks.CSVLogger(str(work_dir / "results" / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(work.history_csv_file), append=True),
         events,
     ]
     try:
@@ -152,10 +151,8 @@ def fit(
             verbose=0,
         )
     except StopRequested as stop:
-        return FitResult(read_history(work_dir / "results" / "history.csv"), None, 0, (stop.status, stop.reason))
-    logs = read_history(work_dir / "results" / "history.csv") or {
-        k: [_clean(v) for v in vals] for k, vals in history.history.items()
-    }
+        return FitResult(read_history(work.history_csv_file), None, 0, (stop.status, stop.reason))
+    logs = read_history(work.history_csv_file) or {k: [_clean(v) for v in vals] for k, vals in history.history.items()}
     losses = [v if v is not None else float("nan") for v in logs.get("loss", [])]
     if any(not math.isfinite(float(v)) for v in losses):
         raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")

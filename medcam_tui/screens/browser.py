@@ -11,9 +11,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
+from medcam_core.formatting import estimate, number
 from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.safe_text import printable
-from medcam_tui.widgets.format import num
 
 
 def _display(path: Path) -> str:
@@ -22,10 +22,6 @@ def _display(path: Path) -> str:
         return printable(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return printable(path)
-
-
-def _ci(values: list[float] | None) -> str:
-    return f"[{values[0]:.3f}–{values[1]:.3f}]" if values else ""
 
 
 class ModelBrowser(Screen[None]):
@@ -61,10 +57,10 @@ class ModelBrowser(Screen[None]):
             training = res.metrics.get("training", {})
             table.add_row(
                 job_id,
-                f"{num(test.get('auroc'))} {_ci(test.get('ci', {}).get('auroc'))}",
-                num(test.get("accuracy")),
-                num(test.get("sensitivity")),
-                num(test.get("specificity")),
+                estimate(test.get("auroc"), test.get("ci", {}).get("auroc")),
+                number(test.get("accuracy")),
+                number(test.get("sensitivity")),
+                number(test.get("specificity")),
                 f"{n.get('positive', '?')}+/{n.get('negative', '?')}−",
                 f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}",
                 key=job_id,
@@ -100,16 +96,17 @@ class ModelBrowser(Screen[None]):
     @staticmethod
     def _info(res: JobResults) -> str:
         test, m = res.test, res.metrics
+        cis = test.get("ci", {})
         cm = test.get("confusion_matrix", {})
         preset = res.config.get("preset", {})
         threshold = m.get("threshold", {})
         lines = [
             f"[b]{m.get('job', res.folder.name)}[/b]",
-            f"threshold {num(threshold.get('value'))} ({threshold.get('method', '?')}, chosen on validation)",
-            f"AUROC {num(test.get('auroc'))} {_ci(test.get('ci', {}).get('auroc'))} · "
-            f"AUPRC {num(test.get('auprc'))} · Brier {num(test.get('brier'))}",
-            f"sensitivity {num(test.get('sensitivity'))} {_ci(test.get('ci', {}).get('sensitivity'))} · "
-            f"specificity {num(test.get('specificity'))} {_ci(test.get('ci', {}).get('specificity'))}",
+            f"threshold {number(threshold.get('value'))} ({threshold.get('method', '?')}, chosen on validation)",
+            f"AUROC {estimate(test.get('auroc'), cis.get('auroc'))} · "
+            f"AUPRC {number(test.get('auprc'))} · Brier {number(test.get('brier'))}",
+            f"sensitivity {estimate(test.get('sensitivity'), cis.get('sensitivity'))} · "
+            f"specificity {estimate(test.get('specificity'), cis.get('specificity'))}",
             "",
             "confusion matrix (test)     predicted −   predicted +",
             f"  actual −                  {cm.get('tn', '?'):>10}   {cm.get('fp', '?'):>11}",
@@ -136,8 +133,8 @@ class ModelBrowser(Screen[None]):
             lines.append("Grad-CAM localisation (synthetic masks):")
             for layer, figures in gradcam.get("layers", {}).items():
                 lines.append(
-                    f"  {layer}: pointing game {num(figures.get('pointing_game'))}, "
-                    f"energy in mask {num(figures.get('energy_in_mask'))}"
+                    f"  {layer}: pointing game {number(figures.get('pointing_game'))}, "
+                    f"energy in mask {number(figures.get('energy_in_mask'))}"
                 )
         if res.problems:
             lines += ["", "[red]" + "; ".join(res.problems) + "[/red]"]

@@ -26,6 +26,7 @@ from textual_image.widget import HalfcellImage
 from textual_image.widget import Image as AutoImage
 
 from medcam_core.errors import MedcamError
+from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.safe_text import printable
 
 # without a terminal to ask, textual-image falls back to monochrome characters: colour half-cells
@@ -50,11 +51,11 @@ class GradCAMScreen(Screen[None]):
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
-        metrics = json.loads((folder / "results" / "metrics.json").read_text(encoding="utf-8"))
-        config = json.loads((folder / "configs" / "job_config.json").read_text(encoding="utf-8"))
+        metrics = json.loads(JobFolder(folder).metrics_file.read_text(encoding="utf-8"))
+        config = json.loads(JobFolder(folder).config_file.read_text(encoding="utf-8"))
         self.threshold = float(metrics["threshold"]["value"])
         self.image_size = int(config["preset"]["image_size"])
-        with open(folder / "results" / "predictions.csv", encoding="utf-8") as fh:
+        with open(JobFolder(folder).predictions_file, encoding="utf-8") as fh:
             self.rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
         self.model: Any = None
         self.cam: Any = None
@@ -94,7 +95,7 @@ class GradCAMScreen(Screen[None]):
         from medcam_core.train.model import load_saved_model
 
         try:
-            model = load_saved_model(self.folder / "models" / "model.keras")
+            model = load_saved_model(JobFolder(self.folder).model_file)
             cam = GradCAM(model, self.cam_layer)
         except MedcamError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=15)
@@ -167,7 +168,7 @@ class GradCAMScreen(Screen[None]):
             self.app.call_from_thread(self.notify, "the model is still loading", severity="warning")
             return
         items = [Item(Path(self.rows[i]["path"]), int(self.rows[i]["label"])) for i in indices]
-        out = self.folder / "gradcam"
+        out = JobFolder(self.folder).gradcam_dir
         for result in explain(self.cam, items, self.image_size, "predicted", self.threshold):
             self.exported.append(export(result, out, self.cam.layer, self.threshold)["panel"])
         self.app.call_from_thread(self.notify, f"exported {len(items)} image(s) to {out}")

@@ -6,18 +6,9 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
+from medcam_core.formatting import MISSING, duration, number, stage_label
+from medcam_core.vocabulary import Stage
 from medcam_tui.view_model import CURVES, QueueView
-from medcam_tui.widgets.format import duration, num
-
-STAGE_LABELS = {
-    "load": "decoding images",
-    "build": "building DenseNet121",
-    "features": "computing frozen features (once per dataset)",
-    "fit": "training",
-    "evaluate": "evaluating on the test split",
-    "explain": "Grad-CAM: localisation figures and example heatmaps",
-    "save": "saving models and results",
-}
 
 
 class JobPanel(Vertical):
@@ -43,23 +34,23 @@ class JobPanel(Vertical):
             rate.update("")
             return
         job = view.jobs.get(c.job_id)
-        stage = STAGE_LABELS.get(c.stage, c.stage)
+        stage = stage_label(c.stage)
         path = f" · {c.training_path}" if c.training_path else ""
         others = f" (1 of {len(view.live)} running)" if len(view.live) > 1 else ""
         title.update(f"[b]{job.dataset if job else c.job_id} × {job.preset if job else ''}[/b]{others} · {stage}{path}")
         bar.update(total=max(1, c.batches), progress=c.batch)
-        if c.stage == "fit":
+        if c.stage == Stage.FIT:
             rate.update(
                 f"epoch {c.epoch}/{c.epochs} · batch {c.batch}/{c.batches} · "
                 f"{c.images_per_s or 0:.0f} img/s · epoch ETA {duration(c.epoch_eta)} · "
-                f"loss {num(c.batch_loss)}"
+                f"loss {number(c.batch_loss)}"
             )
         else:
             rate.update(f"{c.batch}/{c.batches}" if c.batches else "")
         for name in CURVES:
             curve = c.curves[name]
-            best = f"best {num(curve.best)} @{curve.best_epoch}" if curve.best is not None else "best –"
-            self.query_one(f"#label-{name}", Label).update(f"{name} {num(curve.current)} · {best}")
+            best = f"best {number(curve.best)} @{curve.best_epoch}" if curve.best is not None else f"best {MISSING}"
+            self.query_one(f"#label-{name}", Label).update(f"{name} {number(curve.current)} · {best}")
             self.query_one(f"#spark-{name}", Sparkline).data = list(curve.values)
         lr = f"learning rate {c.learning_rate:.2e}" if c.learning_rate else ""
         self.query_one("#job-lr", Static).update(lr)

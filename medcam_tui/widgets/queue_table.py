@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
+from medcam_core.formatting import MISSING, duration, estimate, number, status_style
+from medcam_core.vocabulary import Status
 from medcam_tui.view_model import JobView, QueueView
-from medcam_tui.widgets.format import duration, num, status_text
 
 COLUMNS = ("#", "dataset", "preset", "status", "epoch", "best val", "test acc", "test AUC", "time", "ETA")
+
+
+def status_cell(job: JobView) -> Text:
+    """The status, or for a running job the stage it is in, in the running colour."""
+    if job.status == Status.RUNNING and job.stage:
+        return Text(str(job.stage), style=status_style(Status.RUNNING))
+    return Text(str(job.status), style=status_style(job.status))
 
 
 class QueueTable(DataTable):
@@ -18,25 +27,20 @@ class QueueTable(DataTable):
             self.add_column(column, key=column)
 
     def _cells(self, index: int, job: JobView) -> tuple:
-        best = f"{job.best_value:.3f}@{job.best_epoch}" if job.best_value is not None else "–"
-        auc = num(job.test_auc)
-        if job.auc_ci:
-            auc += f" [{job.auc_ci[0]:.2f}–{job.auc_ci[1]:.2f}]"
-        epoch = f"{job.epoch}/{job.epochs}" if job.epochs else (str(job.epoch) if job.epoch else "–")
-        status = status_text(job.status if job.status != "running" or not job.stage else job.stage)
-        if job.status == "running" and job.stage:
-            status.stylize("bold blue")
+        best = f"{number(job.best_value)}@{job.best_epoch}" if job.best_value is not None else MISSING
+        epoch = f"{job.epoch}/{job.epochs}" if job.epochs else (str(job.epoch) if job.epoch else MISSING)
+        running = job.status == Status.RUNNING
         return (
             index,
             job.dataset,
             job.preset,
-            status,
+            status_cell(job),
             epoch,
             best,
-            num(job.test_accuracy),
-            auc,
+            number(job.test_accuracy),
+            estimate(job.test_auc, job.auc_ci, bound_digits=2),
             duration(job.seconds),
-            duration(job.eta) if job.status == "running" else "",
+            duration(job.eta) if running else "",
         )
 
     def sync_rows(self, view: QueueView) -> None:

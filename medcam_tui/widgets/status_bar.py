@@ -5,22 +5,23 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from medcam_core.formatting import duration, status_style
+from medcam_core.vocabulary import Status
 from medcam_tui.view_model import QueueView
-from medcam_tui.widgets.format import duration
 
 
 class StatusBar(Static):
     def refresh_from(self, view: QueueView, mode: str) -> None:
         counts = view.counts()
         total = len(view.jobs)
-        finished = counts.get("done", 0) + counts.get("failed", 0)
+        done, failed = counts.get(Status.DONE, 0), counts.get(Status.FAILED, 0)
         text = Text.assemble(
             ("medcam-tui ", "bold"),
-            (f"queue {finished}/{total}", "bold"),
-            f" · {counts.get('done', 0)} done",
+            (f"queue {done + failed}/{total}", "bold"),
+            f" · {done} {Status.DONE}",
         )
-        if counts.get("failed"):
-            text.append(f" · {counts['failed']} failed", style="bold red")
+        if failed:
+            text.append(f" · {failed} {Status.FAILED}", style=status_style(Status.FAILED))
         eta = view.queue_eta()
         if eta is not None and not view.finished:
             text.append(f" · ETA ≤ {duration(eta)}")

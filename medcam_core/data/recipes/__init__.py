@@ -1,15 +1,19 @@
-"""One finder per recipe name: each turns a folder as downloaded into labelled, grouped samples."""
+"""One finder per recipe name: each turns a folder as downloaded into labelled, grouped samples;
+`discover` runs a dataset's finder and caps each class."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from medcam_core.config import DatasetSpec
-from medcam_core.data.discovery import Discovered
+from medcam_core.data.discovery import Discovered, Sample
 from medcam_core.data.recipes.folders import find_folder, find_kermany, find_knee_kl
 from medcam_core.data.recipes.mura import find_mura
 from medcam_core.data.recipes.nih import find_nih
 from medcam_core.data.recipes.table import find_table
+from medcam_core.errors import DataError
 
 FINDERS: dict[str, Callable[[DatasetSpec], Discovered]] = {
     "folder": find_folder,
@@ -20,3 +24,24 @@ FINDERS: dict[str, Callable[[DatasetSpec], Discovered]] = {
     "knee-kl": find_knee_kl,
     "osteoporosis": find_folder,
 }
+
+
+def discover(spec: DatasetSpec, seed: int) -> Discovered:
+    """The recipe's samples, capped at `max_per_class` per class and source split."""
+    if not spec.path.is_dir():
+        raise DataError(f"dataset folder not found: {spec.path}")
+    found = FINDERS[spec.recipe](spec)
+    found.samples = cap_per_class(found.samples, spec.max_per_class, np.random.default_rng(seed))
+    return found
+
+
+def cap_per_class(samples: list[Sample], limit: int, rng: np.random.Generator) -> list[Sample]:
+    """A seeded random subset of at most `limit` per (split, label), in the original order."""
+    pools: dict[tuple[str, int], list[int]] = {}
+    for i, s in enumerate(samples):
+        pools.setdefault((s.split, s.label), []).append(i)
+    keep: list[int] = []
+    for key in sorted(pools):
+        idx = pools[key]
+        keep.extend(idx if len(idx) <= limit else [idx[j] for j in rng.choice(len(idx), limit, replace=False)])
+    return [samples[i] for i in sorted(keep)]

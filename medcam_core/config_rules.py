@@ -1,0 +1,198 @@
+"""The rules a queue file's values must meet, each with what a user reads when one does not.
+
+One table per TOML section (`[queue]`, `[presets.NAME]`, `[[datasets]]`, `[evaluation]`): key →
+(check, what was expected). `checked` applies a table; `recipe_values` and `weights_file` are the
+checks that need more than one value or the disk. Nothing here knows the config's dataclasses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from medcam_core.data.recipe_catalog import RECIPE_KEYS, RECIPES
+from medcam_core.errors import ConfigError
+
+WEIGHTS_EXPECTED = '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)'
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+LEAK_POLICIES = ("error", "drop")
+EXECUTORS = ("local", "ray")
+MONITORS = ("val_loss", "val_auc", "val_accuracy")
+STRATEGIES = ("default", "mirrored")
+
+Check = Callable[[Any], bool]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _trainable(v: Any) -> bool:
+    return (_is_int(v) and v >= 1) or (isinstance(v, str) and v != "")
+
+
+def _one_group_regex(v: str) -> bool:
+    try:
+        return re.compile(v).groups == 1
+    except re.error:
+        return False
+
+
+PRESET_RULES: dict[str, tuple[Check, str]] = {
+    "epochs": (lambda v: _is_int(v) and 1 <= v <= 10_000, "an integer from 1 to 10000"),
+    "image_size": (lambda v: _is_int(v) and 32 <= v <= 1024, "an integer from 32 to 1024 (pixels)"),
+    "batch_size": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
+    "learning_rate": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1, e.g. 1e-4"),
+    "trainable_layers": (
+        _trainable,
+        'a count of layers from the end (e.g. 20), "all", or the name of the first layer to train',
+    ),
+    "patience": (lambda v: _is_int(v) and v >= 0, "an integer ≥ 0 (epochs without improvement)"),
+    "monitor": (lambda v: v in MONITORS, f"one of {', '.join(MONITORS)}"),
+    "reduce_lr_factor": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1"),
+    "reduce_lr_patience": (lambda v: _is_int(v) and v >= 0, "an integer ≥ 0"),
+    "min_lr": (lambda v: _is_num(v) and v >= 0, "a number ≥ 0"),
+    "weights": (lambda v: isinstance(v, str) and v != "", WEIGHTS_EXPECTED),
+    "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "dense_units": (lambda v: _is_int(v) and v >= 1, "an integer ≥ 1"),
+    "bn_momentum": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1 (Keras' default is 0.99)"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer from 0 to 4294967295"),
+    "cache_features": (lambda v: isinstance(v, bool), "true or false"),
+    "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
+    "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
+    "strategy": (
+        lambda v: v in STRATEGIES,
+        '"default" (one device) or "mirrored" (one job over every GPU of its machine, batch_size split among them)',
+    ),
+}
+
+
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) and s for s in v)
+
+
+_str_list = (_names, 'a non-empty list of class names (folders, findings or label values), e.g. ["PNEUMONIA"]')
+_column = (lambda v: isinstance(v, str) and v != "", "a column name of the CSV header")
+
+DATASET_RULES: dict[str, tuple[Check, str]] = {
+    "name": (
+        lambda v: isinstance(v, str) and bool(NAME_RE.match(v)),
+        "a short name of letters, digits, '_' or '-' (it becomes part of folder names)",
+    ),
+    "path": (lambda v: isinstance(v, str) and v != "", "the path of the dataset folder"),
+    "positive": _str_list,
+    "negative": _str_list,
+    "recipe": (lambda v: v in RECIPES, f"one of {', '.join(RECIPES)}"),
+    "patient_id": (
+        lambda v: isinstance(v, str) and _one_group_regex(v),
+        "a regular expression with one group that captures the patient id from a file name",
+    ),
+    "max_per_class": (lambda v: _is_int(v) and v >= 2, "an integer ≥ 2"),
+    "split": (
+        lambda v: (
+            isinstance(v, list) and len(v) == 3 and all(_is_num(x) and 0 < x < 1 for x in v) and abs(sum(v) - 1) < 1e-6
+        ),
+        "three fractions train/val/test that add up to 1, e.g. [0.7, 0.15, 0.15]",
+    ),
+    "title": (lambda v: isinstance(v, str), "a string"),
+    "leaks": (
+        lambda v: v in LEAK_POLICIES,
+        '"error" (refuse a patient or image on both sides of a split) or "drop" (drop it from train/val)',
+    ),
+    "table": (lambda v: isinstance(v, str) and v != "", "the CSV file, relative to the dataset path"),
+    "path_column": _column,
+    "label_column": _column,
+    "patient_column": _column,
+    "split_column": _column,
+    "body_parts": (_names, 'a non-empty list of MURA body parts, e.g. ["forearm", "humerus"]'),
+}
+DATASET_REQUIRED = ("name", "path")
+
+EVALUATION_RULES: dict[str, tuple[Check, str]] = {
+    "threshold": (lambda v: v in ("youden", "sensitivity"), '"youden" or "sensitivity"'),
+    "target_sensitivity": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1"),
+    "bootstrap": (lambda v: _is_int(v) and 0 <= v <= 100_000, "an integer from 0 to 100000"),
+    "confidence": (lambda v: _is_num(v) and 0.5 <= v < 1, "a number from 0.5 up to 1, e.g. 0.95"),
+}
+
+QUEUE_RULES: dict[str, tuple[Check, str]] = {
+    "output": (lambda v: isinstance(v, str) and v != "", "the output folder path"),
+    "presets": (
+        lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) for s in v),
+        "a non-empty list of preset names",
+    ),
+    "intra_op_threads": (
+        lambda v: _is_int(v) and 0 <= v <= 1024,
+        "an integer ≥ 0: threads inside one TensorFlow op (0 = every core)",
+    ),
+    "inter_op_threads": (
+        lambda v: _is_int(v) and 0 <= v <= 1024,
+        "an integer ≥ 0: TensorFlow ops run at once (0 = TensorFlow's choice)",
+    ),
+    "executor": (lambda v: v in EXECUTORS, '"local" (this machine) or "ray" (a Ray instance or cluster)'),
+    "parallel": (lambda v: _is_int(v) and 1 <= v <= 1024, "an integer ≥ 1: jobs run at once"),
+    "ray_address": (lambda v: isinstance(v, str), 'a Ray address such as "head:6379", or "" for a local instance'),
+    "cpus_per_job": (lambda v: _is_num(v) and v > 0, "a number > 0: CPUs each Ray task asks for"),
+    "gpus_per_job": (lambda v: _is_num(v) and v >= 0, "a number ≥ 0: GPUs each Ray task asks for (default 1 if any)"),
+}
+
+
+def recipe_values(file: str, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill the recipe's defaults, and refuse keys the recipe would silently ignore.
+
+    A `positive` of the user's own drops the default `negative`: every other class is then negative.
+    """
+    name = values.get("recipe", "folder")
+    info = RECIPES[name]
+    for key in values:
+        if key in RECIPE_KEYS and key not in info.options:
+            used = ", ".join(sorted(info.options)) or "none"
+            raise ConfigError(file, f"{prefix}.{key}", f"not used by recipe {name!r} (it reads: {used})")
+    defaults = dict(info.defaults)
+    if "positive" in values:
+        defaults.pop("negative", None)
+    values = {**defaults, **values}
+    for key in (*DATASET_REQUIRED, *info.required):
+        if key not in values:
+            raise ConfigError(file, f"{prefix}.{key}", f"missing; expected {DATASET_RULES[key][1]}")
+    return values
+
+
+def weights_file(file: str, key: str, value: str, base: Path) -> str:
+    """A weights path must be an HDF5 file now, not a failed build after the queue started."""
+    if value in ("imagenet", "none"):
+        return value
+    path = (base / Path(value).expanduser()).resolve()
+    try:
+        with open(path, "rb") as fh:
+            is_hdf5 = path.suffix == ".h5" and fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError as exc:
+        raise ConfigError(file, key, f"expected {WEIGHTS_EXPECTED}; cannot read {value!r}: {exc.strerror}") from None
+    if not is_hdf5:
+        raise ConfigError(file, key, f"expected {WEIGHTS_EXPECTED}; {value!r} is not an HDF5 .h5 file")
+    return str(path)
+
+
+def describe(v: Any) -> str:
+    return f"{type(v).__name__} {v!r}"
+
+
+def checked(file: str, prefix: str, table: Any, rules: dict[str, tuple[Check, str]]) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(file, prefix, f"expected a table, got {describe(table)}")
+    out = {}
+    for key, value in table.items():
+        if key not in rules:
+            raise ConfigError(file, f"{prefix}.{key}", f"unknown key; expected one of {', '.join(sorted(rules))}")
+        check, expected = rules[key]
+        if not check(value):
+            raise ConfigError(file, f"{prefix}.{key}", f"expected {expected}, got {describe(value)}")
+        out[key] = value
+    return out

@@ -1,0 +1,72 @@
+"""The explain stage: Grad-CAM localisation figures on the test positives that have lesion masks,
+a weight-randomisation sanity check, and example panels for the report.
+
+With cached features the maps start from them: the frozen layers already ran once for this dataset,
+and what follows the boundary is the model itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from medcam_core.job.context import JobContext
+from medcam_core.outputs.metrics_schema import GradcamSummary
+
+
+def explain_job(ctx: JobContext) -> GradcamSummary:
+    from medcam_core.data.synthetic import lesion_mask
+    from medcam_core.explain.cam import GradCAM, feature_layers
+    from medcam_core.explain.examples import (
+        PLAN_LAYER,
+        Item,
+        explain,
+        export,
+        localisation,
+        pick_examples,
+        randomisation_check,
+    )
+
+    model, size, work = ctx.built.model, ctx.job.preset.image_size, ctx.work
+    assert work is not None
+    assert ctx.evaluation is not None
+    threshold = ctx.evaluation["threshold"]["value"]
+    test = [p for p in ctx.predictions if p["split"] == "test"]
+    present = [i for i, p in enumerate(test) if Path(p["path"]).is_file()]  # files can vanish
+    positives = [i for i in present if test[i]["label"] == 1]
+    usable = feature_layers(model)
+    default = usable[-1]
+    layers = [default] + ([PLAN_LAYER] if PLAN_LAYER in usable else [])
+    start, features = None, None
+    if ctx.features is not None and set(layers) <= set(feature_layers(ctx.split.head)):
+        start, features = ctx.split.boundary, ctx.features.by_split["test"]
+
+    def run(cam: GradCAM, rows: list[int], target: str) -> list:
+        items = [Item(Path(test[i]["path"]), int(test[i]["label"])) for i in rows]
+        inputs = features.subset(rows) if features is not None else None
+        return explain(cam, items, size, target=target, threshold=threshold, inputs=inputs)
+
+    out = GradcamSummary(default_layer=default, target="positive", layers={}, examples=0)
+    traced = not ctx.job.preset.run_eagerly
+    cams = {layer: GradCAM(model, layer, traced=traced, start=start) for layer in layers}
+    default_results = []
+    for layer, cam in cams.items():
+        results = run(cam, positives, "positive")
+        if layer == default:
+            default_results = results
+        figures = localisation(results, lesion_mask)
+        if figures["n"]:
+            out["layers"][layer] = figures
+    if out["layers"]:
+        out["note"] = "lesion masks of the synthetic data; chance level of the pointing game = mask_area_share"
+        sample = default_results[:8]
+        out["randomised_weights_rank_correlation"] = randomisation_check(
+            model, default, [r.item for r in sample], size, np.stack([r.cam for r in sample]), traced
+        )
+    index = {test[i]["path"]: i for i in present}
+    examples = [index[str(item.path)] for item in pick_examples([test[i] for i in present], threshold)]
+    for result in run(cams[default], examples, "predicted"):
+        export(result, work.gradcam_dir, default, threshold)
+    out["examples"] = len(examples)
+    return out
