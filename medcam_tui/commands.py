@@ -279,7 +279,9 @@ def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, targ
         return EXIT_CONFIG
     setup_logging(model_dir.resolve().parent)
     from medcam_core.explain.cam import GradCAM, GradCAMError
-    from medcam_core.explain.examples import Item, explain, export, pick_examples
+    from medcam_core.explain.maps import Item, explain
+    from medcam_core.explain.picking import pick_examples
+    from medcam_core.explain.render import export
     from medcam_core.train.model import load_saved_model
 
     try:

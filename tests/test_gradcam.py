@@ -12,7 +12,10 @@ from PIL import Image
 
 from medcam_core.data.synthetic import lesion_mask
 from medcam_core.explain.cam import GradCAM, GradCAMError, feature_layers, normalise
-from medcam_core.explain.examples import Item, explain, export, localisation, pick_examples
+from medcam_core.explain.localisation import localisation
+from medcam_core.explain.maps import Item, explain
+from medcam_core.explain.picking import pick_examples
+from medcam_core.explain.render import export
 
 SIZE = 32
 

@@ -1,3 +1,2 @@
 """Grad-CAM: the CAM itself (`cam`), maps of images (`maps`), their pictures (`render`), localisation
-figures against lesion masks passed in (`localisation`), and a job's examples (`picking`);
-`examples` re-exports them together."""
+figures against lesion masks passed in (`localisation`), and a job's examples (`picking`)."""

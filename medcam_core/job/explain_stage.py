@@ -18,15 +18,10 @@ from medcam_core.outputs.metrics_schema import GradcamSummary
 def explain_job(ctx: JobContext) -> GradcamSummary:
     from medcam_core.data.synthetic import lesion_mask
     from medcam_core.explain.cam import GradCAM, feature_layers
-    from medcam_core.explain.examples import (
-        PLAN_LAYER,
-        Item,
-        explain,
-        export,
-        localisation,
-        pick_examples,
-        randomisation_check,
-    )
+    from medcam_core.explain.localisation import localisation, randomisation_check
+    from medcam_core.explain.maps import PLAN_LAYER, Item, explain
+    from medcam_core.explain.picking import pick_examples
+    from medcam_core.explain.render import export
 
     model, size, work = ctx.built.model, ctx.job.preset.image_size, ctx.work
     assert work is not None

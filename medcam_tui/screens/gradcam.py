@@ -121,7 +121,8 @@ class GradCAMScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="gradcam-compute")
     def compute(self, index: int) -> None:
         from medcam_core.explain.cam import upsample
-        from medcam_core.explain.examples import Item, explain, load_original, overlay
+        from medcam_core.explain.maps import Item, explain
+        from medcam_core.explain.render import load_original, overlay
 
         row = self.rows[index]
         (result,) = explain(
@@ -145,7 +146,7 @@ class GradCAMScreen(Screen[None]):
         if self.model is None:
             return
         from medcam_core.explain.cam import GradCAM
-        from medcam_core.explain.examples import PLAN_LAYER
+        from medcam_core.explain.maps import PLAN_LAYER
 
         self.cam_layer = PLAN_LAYER if self.cam.layer != PLAN_LAYER else None
         self.cam = GradCAM(self.model, self.cam_layer)
@@ -162,7 +163,8 @@ class GradCAMScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="gradcam-export")
     def export(self, indices: list[int]) -> None:
-        from medcam_core.explain.examples import Item, explain, export
+        from medcam_core.explain.maps import Item, explain
+        from medcam_core.explain.render import export
 
         if self.model is None:
             self.app.call_from_thread(self.notify, "the model is still loading", severity="warning")
