@@ -57,6 +57,7 @@ class Preset:
     cache_features: bool = True
     run_eagerly: bool = False
     strategy: str = "default"
+    repeats: int = 1  # heads trained with seeds seed … seed+repeats−1 on one feature pass
 
 
 BUILTIN_PRESETS: dict[str, Preset] = {
@@ -93,10 +94,15 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class EvaluationSpec:
-    """How the decision threshold is frozen on validation and how uncertainty is estimated."""
+    """How the decision threshold is frozen on validation and how uncertainty is estimated.
+
+    `interval`: "analytic" (Wilson for proportions, cluster-corrected when patients repeat; DeLong
+    for the AUROC) or "bootstrap" (percentile over patients, `bootstrap` resamples, floored at Wilson).
+    """
 
     threshold: str = "youden"
     target_sensitivity: float = 0.9
+    interval: str = "analytic"
     bootstrap: int = 1000
     confidence: float = 0.95
 

@@ -67,6 +67,7 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "cache_features": (lambda v: isinstance(v, bool), "true or false"),
     "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
+    "repeats": (lambda v: _is_int(v) and 1 <= v <= 20, "an integer from 1 to 20 (seeds trained per job)"),
     "strategy": (
         lambda v: v in STRATEGIES,
         '"default" (one device) or "mirrored" (one job over every GPU of its machine, batch_size split among them)',
@@ -118,6 +119,10 @@ DATASET_REQUIRED = ("name", "path")
 EVALUATION_RULES: dict[str, tuple[Check, str]] = {
     "threshold": (lambda v: v in ("youden", "sensitivity"), '"youden" or "sensitivity"'),
     "target_sensitivity": (lambda v: _is_num(v) and 0 < v < 1, "a number between 0 and 1"),
+    "interval": (
+        lambda v: v in ("analytic", "bootstrap"),
+        '"analytic" (Wilson, DeLong) or "bootstrap" (percentile over patients)',
+    ),
     "bootstrap": (lambda v: _is_int(v) and 0 <= v <= 100_000, "an integer from 0 to 100000"),
     "confidence": (lambda v: _is_num(v) and 0.5 <= v < 1, "a number from 0.5 up to 1, e.g. 0.95"),
 }

@@ -32,6 +32,7 @@ seed = 42
 cache_features = true         # run the frozen layers once per dataset instead of every epoch
 precise_bn = true             # after training, set trainable BatchNorm statistics to exact training-set averages
 strategy = "default"          # "mirrored": one job over every GPU it sees, batch_size split among them
+repeats = 1                   # seeds per job on one feature pass: their spread shows training variance
 
 [presets.intensive]
 epochs = 15
@@ -40,7 +41,8 @@ patience = 7
 [evaluation]
 threshold = "youden"          # chosen on the validation split; or "sensitivity" with target_sensitivity
 target_sensitivity = 0.9
-bootstrap = 1000              # resamples for the 95% confidence intervals (patients when ids exist)
+interval = "analytic"         # Wilson (cluster-corrected), DeLong; or "bootstrap" (over patients, floored at Wilson)
+bootstrap = 1000              # resamples for interval = "bootstrap" and the ROC band (patients when ids exist)
 confidence = 0.95
 
 # Each dataset names a `recipe` that knows the public dataset's layout as downloaded:

@@ -100,9 +100,11 @@ def test_evaluate_writes_what_the_schema_names() -> None:
     assert set(out) == keys(schema.Evaluation)
     assert set(out["threshold"]) == keys(schema.ThresholdChoice)
     assert set(out["test"]) == keys(schema.TestMetrics)
-    assert list(out["test"])[-3:] == ["n", "patients", "ci"]  # after the split's figures, as before
+    assert list(out["test"])[-5:] == ["n", "patients", "ci", "ci_method", "ci_notes"]  # after the split's figures
     assert set(out["test"]["ci"]) == keys(schema.ConfidenceIntervals)
-    assert list(out["test"]["ci"]) == ["auroc", "sensitivity", "specificity", "accuracy"]
+    assert list(out["test"]["ci"]) == ["auroc", "sensitivity", "specificity", "accuracy", "precision"]
+    assert set(out["test"]["ci_method"]) == keys(schema.CiMethods) == set(out["test"]["ci"])
+    assert set(out["test"]["ci_notes"]) <= set(out["test"]["ci"])
     assert set(out["test"]["confusion_matrix"]) == keys(schema.ConfusionMatrix)
     assert set(out["bootstrap"]) == keys(schema.BootstrapInfo)
     assert set(out["validation"]) == keys(schema.ValidationSummary)
