@@ -7,9 +7,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from medcam_core.jobqueue.state import PROGRESS_FILE
+from medcam_core.outputs.job_folder import JobFolder, write_predictions
+from medcam_core.outputs.pictures import write_pictures
 from medcam_core.outputs.report import build_report, md, results_csv, write_report
 from medcam_core.serialize import write_json_atomic
 
@@ -150,3 +153,108 @@ def test_write_report_links_relative_to_the_report(tmp_path: Path) -> None:
     text = report.read_text()
     assert "(../new/densenet121_p_standard_models/results/curves.png)" in text
     assert table == root / "results.csv" and table.is_file()
+
+
+def prediction_rows(labels: np.ndarray, probabilities: np.ndarray, paths: list[str] | None = None) -> list[dict]:
+    """predictions.csv rows of a test split (two images per patient) after a few validation rows."""
+    paths = paths or [f"img{i:03d}.png" for i in range(len(labels))]
+    rows = [
+        {"split": "val", "path": f"v{i}.png", "patient": f"v{i}", "label": i % 2, "probability": 0.5} for i in range(4)
+    ]
+    return rows + [
+        {"split": "test", "path": path, "patient": f"p{i // 2}", "label": int(y), "probability": float(p)}
+        for i, (path, y, p) in enumerate(zip(paths, labels, probabilities, strict=True))
+    ]
+
+
+def scored_job(
+    root: Path, dataset: str, preset: str, rows: list[dict] | None, threshold: float = 0.5, unit: str = "patient"
+) -> dict:
+    """A finished job folder with predictions.csv (unless `rows` is None); its progress entry."""
+    job_id = f"{dataset}_{preset}"
+    folder = JobFolder(root / f"densenet121_{job_id}_models")
+    m = metrics(0.9)
+    m.update(job=job_id, preset=preset, ci_level=0.95, bootstrap={"unit": unit, "resamples": 50, "seed": 1})
+    m["threshold"]["value"] = threshold
+    write_json_atomic(folder.metrics_file, m)
+    write_json_atomic(folder.history_file, {"loss": [0.6, 0.4]})
+    write_json_atomic(folder.config_file, {"dataset": {"name": dataset}, "preset": {"name": preset}})
+    if rows is not None:
+        write_predictions(folder.predictions_file, rows)
+    folder.models_dir.mkdir(parents=True, exist_ok=True)
+    folder.model_file.write_bytes(b"placeholder")
+    return {**job(job_id, "done"), "dataset": dataset, "preset": preset}
+
+
+def two_models(seed: int, gap: float, n_pos: int = 29, n_neg: int = 31) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels and the scores of two models; model b's scores are model a's plus noise of size `gap`."""
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.ones(n_pos, dtype=int), np.zeros(n_neg, dtype=int)]
+    p_a = np.clip(0.5 + (y - 0.5) * 0.5 + rng.normal(0, 0.15, len(y)), 0, 1)
+    p_b = np.clip(p_a + rng.normal(0, gap, len(y)), 0, 1) if gap else p_a.copy()
+    return y, p_a, p_b
+
+
+def queue_of_comparisons(root: Path) -> Path:
+    """pneumonia: two nearly identical presets; cardiomegaly: a good preset and a coin-flip one."""
+    y, p_a, p_b = two_models(0, 0.02)
+    entries = [scored_job(root, "pneumonia", "standard", prediction_rows(y, p_a))]
+    entries.append(scored_job(root, "pneumonia", "intensive", prediction_rows(y, p_b)))
+    y, good, _ = two_models(1, 0.0, 60, 60)
+    coin = np.random.default_rng(2).uniform(0, 1, len(y))
+    entries.append(scored_job(root, "cardiomegaly", "standard", prediction_rows(y, coin)))
+    entries.append(scored_job(root, "cardiomegaly", "intensive", prediction_rows(y, good)))
+    write_json_atomic(root / PROGRESS_FILE, {"device": "CPU", "jobs": entries})
+    return root
+
+
+def test_which_preset_is_better_in_plain_words(tmp_path: Path) -> None:
+    root = queue_of_comparisons(tmp_path / "new")
+    report = build_report(root)
+    section = report.split("## Which preset is better", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("- **")]
+    pneumonia, cardiomegaly = lines
+    assert pneumonia.startswith("- **pneumonia**, `standard` vs `intensive`: no detectable difference in AUROC with ")
+    assert "29 + 31 test images from 30 patients" in pneumonia and "95 % CI " in pneumonia
+    assert "DeLong p = " in pneumonia and "Holm p = " in pneumonia
+    assert "`intensive` has the higher AUROC on these 60 + 60 test images" in cardiomegaly
+    assert "ΔAUROC `intensive` − `standard` 0." in cardiomegaly and "DeLong p < 0.001" in cardiomegaly
+    assert "sensitivity on the 29 test positives, each at its own threshold" in section
+    assert "specificity on the 60 test negatives" in section and "accuracy on the 120 test images" in section
+    assert section.count("exact McNemar p") == 6 and "Wilson 95 % CI" in section
+    assert "Holm-adjusted across every AUROC comparison of this queue" in section and "— 2 tests" in section
+    assert "every McNemar test of this queue" in section and "— 6 tests" in section
+    assert "not that they are equivalent" in section
+    lowered = report.lower()
+    for claim in ("ready for", "clinically", "suitable for", "safe to", "production", "deploy"):
+        assert claim not in lowered, claim
+
+
+def test_report_embeds_roc_and_calibration_and_writes_the_comparisons(tmp_path: Path) -> None:
+    root = queue_of_comparisons(tmp_path / "new")
+    for folder in root.glob("densenet121_*_models"):
+        job_folder = JobFolder(folder)
+        rows = list(csv.DictReader(job_folder.predictions_file.open()))
+        write_pictures(job_folder, rows, {"threshold": {"value": 0.5}, "bootstrap": {"resamples": 20}}, folder.name)
+    report = build_report(root)
+    assert "(densenet121_pneumonia_standard_models/results/roc.png)" in report
+    assert "(densenet121_cardiomegaly_intensive_models/results/calibration.png)" in report
+    assert "![test ROC of pneumonia_standard](" in report and "![calibration of pneumonia_standard](" in report
+    written, _ = write_report(root, tmp_path / "docs" / "report.md")
+    text = written.read_text()
+    assert "(../new/densenet121_pneumonia_intensive_models/results/roc.png)" in text
+    assert "(../new/densenet121_pneumonia_intensive_models/results/calibration.png)" in text
+    assert (root / "comparisons.csv").is_file() and (root / "comparisons.json").is_file()
+    table = list(csv.DictReader((root / "comparisons.csv").open()))
+    assert [(r["dataset"], r["preset_a"], r["preset_b"]) for r in table] == [
+        ("pneumonia", "standard", "intensive"),
+        ("cardiomegaly", "standard", "intensive"),
+    ]
+    assert "comparisons.csv" in text and "## Which preset is better" in text
+
+
+def test_no_comparison_without_two_presets_of_a_dataset(tmp_path: Path) -> None:
+    aurocs = {"pneumonia_standard": 0.96, "cardiomegaly_standard": 0.84}
+    report = build_report(layout(tmp_path, [job(j, "done") for j in aurocs], aurocs))
+    assert "## Which preset is better" in report
+    assert "Nothing to compare yet: a comparison needs two finished presets of one dataset." in report

@@ -5,6 +5,7 @@ densenet121_<dataset>_<preset>_models/
   models/   model.keras · model.h5 · model.weights.h5 · best_checkpoint.weights.h5
   configs/  job_config.json
   results/  metrics.json · history.csv · history.json · predictions.csv · curves.png
+            roc.png · pr.png · calibration.png   (test split)
   gradcam/
   README.md
 ```
@@ -33,6 +34,9 @@ BACKUP_DIR = ".backup"  # Keras BackupAndRestore state inside a job's work folde
 JOB_MARKER = "job.json"  # inside a work folder: the job spec it was made for
 FOLDER_PREFIX, FOLDER_SUFFIX = "densenet121_", "_models"
 FOLDER_GLOB = f"{FOLDER_PREFIX}*{FOLDER_SUFFIX}"  # what every committed job folder's name matches
+COMPARISONS_CSV = "comparisons.csv"  # under the output root: paired tests between the presets of a dataset
+COMPARISONS_JSON = "comparisons.json"
+PREDICTION_COLUMNS = ["split", "path", "patient", "label", "probability"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class JobFolder:
     HISTORY: ClassVar[str] = f"{RESULTS}/history.json"
     PREDICTIONS: ClassVar[str] = f"{RESULTS}/predictions.csv"
     CURVES: ClassVar[str] = f"{RESULTS}/curves.png"
+    ROC: ClassVar[str] = f"{RESULTS}/roc.png"
+    PR: ClassVar[str] = f"{RESULTS}/pr.png"
+    CALIBRATION: ClassVar[str] = f"{RESULTS}/calibration.png"
     README: ClassVar[str] = "README.md"
     BACKUP: ClassVar[str] = BACKUP_DIR
     MARKER: ClassVar[str] = JOB_MARKER
@@ -144,6 +151,18 @@ class JobFolder:
         return self.root / self.CURVES
 
     @property
+    def roc_file(self) -> Path:
+        return self.root / self.ROC
+
+    @property
+    def pr_file(self) -> Path:
+        return self.root / self.PR
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.root / self.CALIBRATION
+
+    @property
     def readme_file(self) -> Path:
         return self.root / self.README
 
@@ -195,11 +214,24 @@ def commit(output: Path, work: JobFolder, folder: str) -> Path:
 
 def write_predictions(path: Path, rows: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["split", "path", "patient", "label", "probability"])
+    writer = csv.DictWriter(buf, fieldnames=PREDICTION_COLUMNS)
     writer.writeheader()
     for row in rows:
         writer.writerow({**row, "probability": f"{row['probability']:.8f}"})
     write_atomic(path, buf.getvalue())
+
+
+def read_predictions(path: Path) -> list[dict[str, Any]]:
+    """The rows `write_predictions` wrote, label as int and probability as float.
+
+    OSError when the file cannot be read; ValueError when a column is missing or a value is not a number.
+    """
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(PREDICTION_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{Path(path).name}: no column {', '.join(sorted(missing))}")
+        return [{**row, "label": int(row["label"]), "probability": float(row["probability"])} for row in reader]
 
 
 def write_curves(path: Path, history: dict[str, list[float | None]], title: str) -> None:
@@ -246,7 +278,8 @@ Binary classifier trained by medcam-tui (job `{job_id}`). For research use only:
 validated for clinical use and must not be used to make decisions about patients.
 
 Held-out test split: AUROC {auroc}, n = {test["n"]["positive"]} positive /
-{test["n"]["negative"]} negative. Full figures: `{JobFolder.METRICS}`.
+{test["n"]["negative"]} negative. Full figures: `{JobFolder.METRICS}`; the test ROC with its operating
+point, precision–recall and reliability diagram: `{JobFolder.ROC}`, `{JobFolder.PR}`, `{JobFolder.CALIBRATION}`.
 
 ## Load it
 

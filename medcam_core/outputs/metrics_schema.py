@@ -1,9 +1,10 @@
 """The schema of `results/metrics.json`, as TypedDicts: the file is plain JSON, these name its keys.
 
 Written in two steps: `evaluate.metrics.evaluate` returns an `Evaluation` (threshold, test figures
-with their intervals, bootstrap, validation), and the job adds `job`, `preset`, `training`, `dataset`
-and `gradcam` to make the file's `Metrics`. Every figure is of the test split unless its key says
-otherwise. A file read back may be older or damaged: readers still `.get` what they show.
+with their intervals and how each was computed, bootstrap, validation), and the job adds `job`,
+`preset`, `training`, `dataset` and `gradcam` to make the file's `Metrics`. Every figure is of the
+test split unless its key says otherwise. A file read back may be older or damaged: readers still
+`.get` what they show.
 
 Key order on disk: job, dataset, preset, threshold, test, ci_level, bootstrap, validation, training,
 gradcam. (`dataset` is written first as the dataset's name and then replaced, in place, by the
@@ -52,24 +53,44 @@ class SplitMetrics(TypedDict):
 
 
 class ConfidenceIntervals(TypedDict):
-    """Bootstrap percentile intervals; None when fewer than 10 resamples could compute one."""
+    """Intervals at `ci_level`, each computed as `TestMetrics.ci_method` names; None when none can be
+    (the AUROC of a one-class split, a proportion of no images). Files written before `precision`
+    was added lack that key."""
 
     auroc: Interval | None
     sensitivity: Interval | None
     specificity: Interval | None
     accuracy: Interval | None
+    precision: Interval | None
+
+
+class CiMethods(TypedDict):
+    """How each interval of `ConfidenceIntervals` was computed, in a few words: "Wilson", "Wilson,
+    cluster-corrected", "DeLong (Sun & Xu)", "DeLong clustered (Obuchowski)", "exact pairs bound
+    (Clopper–Pearson)", "percentile bootstrap over patients", "Wilson (bootstrap was narrower)", …"""
+
+    auroc: str
+    sensitivity: str
+    specificity: str
+    accuracy: str
+    precision: str
 
 
 class TestMetrics(SplitMetrics):
     n: ClassCounts
     patients: int  # distinct patients (images when the dataset has no patient ids)
     ci: ConfidenceIntervals
+    ci_method: CiMethods  # absent from files written before analytic intervals (all were bootstrap)
+    ci_notes: dict[str, str]  # metric → why its interval is unusual (perfect separation, a floor); often {}
 
 
 class BootstrapInfo(TypedDict):
+    """The patient bootstrap: it gives `test.ci` only with `interval = "bootstrap"`, as `method` says."""
+
     resamples: int
-    unit: str  # "patient" or "image"
+    unit: str  # "patient" or "image": what is resampled, and what `test.patients` counts
     seed: int
+    method: str  # e.g. "percentile bootstrap over patients"; absent from older files
 
 
 class ValidationSummary(TypedDict):
@@ -129,7 +150,36 @@ class GradcamSummary(_GradcamRequired, total=False):
     randomised_weights_rank_correlation: float | None  # present with `layers`
 
 
-class Metrics(Evaluation):
+class SeedFigures(TypedDict):
+    """One seed of a job with `repeats` (plus `best_<monitor>`: its best monitored validation value)."""
+
+    seed: int
+    best_epoch: int | None
+    threshold: float
+    auroc: float | None
+    sensitivity: float
+    specificity: float
+    accuracy: float
+
+
+class MeanSd(TypedDict):
+    mean: float | None
+    sd: float | None  # sample SD (n − 1); None with one value
+
+
+class RepeatsSummary(TypedDict):
+    seeds: list[int]
+    per_seed: list[SeedFigures]
+    spread: dict[str, MeanSd]  # auroc, sensitivity, specificity, accuracy
+    saved_seed: int
+    saved_because: str
+
+
+class _MetricsOptional(TypedDict, total=False):
+    repeats: RepeatsSummary  # only when the preset trained several seeds
+
+
+class Metrics(Evaluation, _MetricsOptional):
     """The whole of `results/metrics.json`."""
 
     job: str

@@ -3,7 +3,7 @@
 It keeps the seed report's structure — status, counts, one section per model grouped in
 performance bands, failures, summary statistics, artifact locations, how to load and explain a
 model — but every figure is a held-out test figure with its interval, bands are named by their
-AUROC range, and it says plainly that nothing here is validated for clinical use.
+AUROC range, presets are compared by paired tests, and it says plainly none is validated for clinical use.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from typing import Any
 
 from medcam_core.formatting import CI_LABEL, MISSING, NOT_AVAILABLE, duration, estimate, number
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
-from medcam_core.outputs.job_folder import FOLDER_GLOB, JobFolder, job_id_of
+from medcam_core.outputs import comparisons as compare
+from medcam_core.outputs.job_folder import COMPARISONS_CSV, COMPARISONS_JSON, FOLDER_GLOB, JobFolder, job_id_of
 from medcam_core.outputs.results import JobResults, load_job_results
+from medcam_core.outputs.seeds import seed_spread
 from medcam_core.serialize import write_atomic
 from medcam_core.vocabulary import Status
 
@@ -195,6 +197,7 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
         f"{training.get('best_epoch', '?')} by {md(training.get('monitor', '?'))}) · **Training time**: "
         f"{took(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
     ]
+    lines += seed_spread(m)
     gradcam = m.get("gradcam", {}).get("layers", {})
     for layer, figures in gradcam.items():
         lines.append(
@@ -207,10 +210,10 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
     if rho is not None:
         lines.append(f"- **Sanity check**: rank correlation with the maps of a weight-randomised model {rho:.2f}")
-    curves = JobFolder(res.folder).curves_file
-    if curves.is_file():
-        lines.append(f"\n![training curves of {_alt(entry['id'])}]({_link(curves, base)})")
-    panels = sorted(JobFolder(res.folder).gradcam_dir.glob("*_panel.png"))[:2]
+    job = JobFolder(res.folder)
+    shown = ((job.curves_file, "training curves"), (job.roc_file, "test ROC"), (job.calibration_file, "calibration"))
+    lines += [f"\n![{what} of {_alt(entry['id'])}]({_link(f, base)})" for f, what in shown if f.is_file()]
+    panels = sorted(job.gradcam_dir.glob("*_panel.png"))[:2]
     for panel in panels:
         lines.append(f"\n![Grad-CAM panel {_alt(panel.stem)}]({_link(panel, base)})")
     if res.problems:
@@ -264,8 +267,8 @@ def _results_table(rows: list[JobRow]) -> list[str]:
     return lines
 
 
-def build_report(output: Path, base: Path | None = None, now: float | None = None) -> str:
-    """The Markdown text; image links are relative to `base` (the report's folder)."""
+def build_report(output: Path, base: Path | None = None, now: float | None = None, found: list | None = None) -> str:
+    """The Markdown text; image links relative to `base` (the report's folder); comparisons `found`, else made."""
     output = Path(output)
     base = Path(base or output)
     progress, rows, notes = collect(output)
@@ -324,6 +327,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
             f"- **Hint**: {md(e.get('hint') or '')}",
             "",
         ]
+    lines += compare.section(compare.compare_queue(output) if found is None else found, md)
     lines += ["## Summary statistics", "", *_summary(rows), "", "## All jobs", "", *_results_table(rows), ""]
     lines += [
         "## Artifact locations",
@@ -333,7 +337,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         *[f"├── {r.entry['folder']}/   models/ configs/ results/ gradcam/ README.md" for r in done],
         f"├── {PROGRESS_FILE}",
         "├── events.jsonl",
-        f"├── {CSV_FILE}",
+        f"├── {CSV_FILE} · {COMPARISONS_CSV} · {COMPARISONS_JSON}",
         f"└── {REPORT_FILE}",
         "```",
         "",
@@ -387,10 +391,10 @@ def results_csv(output: Path) -> str:
 
 
 def write_report(output: Path, to: Path | None = None) -> tuple[Path, Path]:
-    """Write STATUS_REPORT.md (or `to`) and results.csv; both atomically."""
+    """Write STATUS_REPORT.md (or `to`), results.csv, comparisons.csv and comparisons.json; all atomically."""
     output = Path(output)
     target = Path(to) if to else output / REPORT_FILE
-    write_atomic(target, build_report(output, base=target.parent))
+    write_atomic(target, build_report(output, base=target.parent, found=compare.write_comparisons(output)))
     csv_path = output / CSV_FILE
     write_atomic(csv_path, results_csv(output))
     return target, csv_path

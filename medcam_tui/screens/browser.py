@@ -1,17 +1,22 @@
-"""Finished models: test metrics in a table; for the selected one, its curves, config and files."""
+"""Finished models: test metrics in a table; for the selected one, its test ROC (read from
+predictions.csv in a thread worker), its training curves, config and files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from medcam_core.formatting import estimate, number
+from medcam_core.outputs.job_folder import JobFolder, read_predictions
+from medcam_core.outputs.pictures import RocCurve, roc_of
 from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.safe_text import printable
 
@@ -25,6 +30,10 @@ def _display(path: Path) -> str:
 
 
 class ModelBrowser(Screen[None]):
+    DEFAULT_CSS = """
+    ModelBrowser #models-side { width: 1fr; }
+    ModelBrowser #models { height: auto; max-height: 50%; }
+    """
     BINDINGS = [
         Binding("escape,b", "close", "Back", id="browser-back", tooltip="Back to the queue"),
         Binding("g", "gradcam", "Grad-CAM", id="browser-gradcam", tooltip="Grad-CAM of the selected model"),
@@ -34,11 +43,14 @@ class ModelBrowser(Screen[None]):
         super().__init__()
         self.folders = dict(folders)
         self.results: dict[str, JobResults] = {}
+        self.rocs: dict[str, RocCurve | str] = {}  # per job: its test ROC, or why there is none
 
     def compose(self) -> ComposeResult:
         yield Label("[b]Finished models[/b] — test split metrics (threshold chosen on validation)", id="browser-title")
         with Horizontal():
-            yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="models-side"):
+                yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
+                yield PlotextPlot(id="plot-roc")
             with Vertical(id="model-detail"):
                 yield PlotextPlot(id="plot-loss")
                 yield PlotextPlot(id="plot-acc")
@@ -47,6 +59,8 @@ class ModelBrowser(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        roc = self.query_one("#plot-roc", PlotextPlot)
+        roc.styles.height, roc.styles.min_height = "1fr", 12  # the rest of the column (the app's CSS says 12)
         table = self.query_one("#models", DataTable)
         for column in ("model", "AUROC [95% CI]", "acc", "sens", "spec", "n test", "epochs"):
             table.add_column(column, key=column)
@@ -67,10 +81,12 @@ class ModelBrowser(Screen[None]):
             )
         if not self.folders:
             self.query_one("#model-info", Static).update("No finished model yet.")
+            self.query_one("#plot-roc", PlotextPlot).plt.title("ROC: no finished model yet")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value in self.results:
             self.show(self.results[event.row_key.value])
+            self.show_roc(event.row_key.value)
 
     @property
     def selected(self) -> str | None:
@@ -92,6 +108,54 @@ class ModelBrowser(Screen[None]):
             plt.xlabel("epoch")
             self.query_one(plot_id, PlotextPlot).refresh()
         self.query_one("#model-info", Static).update(self._info(res))
+
+    def show_roc(self, job_id: str) -> None:
+        """The test ROC of a job: drawn at once when known, else read from predictions.csv in a worker."""
+        res = self.results[job_id]
+        if job_id not in self.rocs and not JobFolder(res.folder).predictions_file.is_file():
+            self.rocs[job_id] = f"no {JobFolder.PREDICTIONS}"
+        if job_id in self.rocs:
+            self._draw_roc(self.rocs[job_id])
+            return
+        self._draw_roc(f"reading {JobFolder.PREDICTIONS}…")
+        self.load_roc(job_id, res.folder, res.metrics.get("threshold", {}).get("value"))
+
+    @work(thread=True, exclusive=True, group="browser-roc", exit_on_error=False)
+    def load_roc(self, job_id: str, folder: Path, threshold: float | None) -> None:
+        """Off the UI thread: read the predictions, compute the curve, hand it to the screen."""
+        try:
+            roc: RocCurve | str = roc_of(read_predictions(JobFolder(folder).predictions_file), threshold)
+        except (OSError, ValueError, KeyError) as exc:
+            roc = f"unreadable {JobFolder.PREDICTIONS}: {exc}"
+        self.app.call_from_thread(self._roc_loaded, job_id, roc)
+
+    def _roc_loaded(self, job_id: str, roc: RocCurve | str) -> None:
+        self.rocs[job_id] = roc
+        if self.is_attached and self.selected == job_id:
+            self._draw_roc(roc)
+
+    def _draw_roc(self, roc: RocCurve | str) -> None:
+        try:
+            widget = self.query_one("#plot-roc", PlotextPlot)
+        except NoMatches:
+            return
+        plt = widget.plt
+        plt.clear_data()
+        plt.xlim(0, 1)
+        plt.ylim(0, 1)
+        plt.xlabel("1 − specificity  (up: sensitivity)")
+        if isinstance(roc, str):
+            plt.title(f"ROC (test): {printable(roc)}")
+        elif roc.auroc is None:
+            plt.title(f"ROC (test): one class only ({roc.positives}+/{roc.negatives}−)")
+        else:
+            point = " · ● threshold" if roc.point is not None else ""
+            plt.title(f"ROC (test, {roc.positives}+/{roc.negatives}−) · AUROC {number(roc.auroc)}{point}")
+            plt.plot([0, 1], [0, 1], color="gray", marker="braille")
+            plt.plot(roc.fpr, roc.tpr, marker="braille", color="cyan")
+            if roc.point is not None:
+                plt.scatter([roc.point[0]], [roc.point[1]], marker="●", color="red")
+        widget.refresh()
 
     @staticmethod
     def _info(res: JobResults) -> str:
