@@ -36,6 +36,24 @@ def test_generator_is_deterministic_and_positives_have_masks(tmp_path: Path) -> 
     assert not list((a / "limb" / "normal").glob("*.mask.png"))
 
 
+def test_label_noise_draws_a_share_of_each_class_as_the_other(tmp_path: Path) -> None:
+    """The demo's difficulty: each task files about its `label_noise` share of images under the wrong class."""
+    root = generate(tmp_path, tasks=["osteoporosis"], per_class=100, size=32, label_noise=True)
+    clean = generate(tmp_path / "clean", tasks=["osteoporosis"], per_class=100, size=32)
+    folder = root / "osteoporosis"
+    positives = [p for p in (folder / "osteoporosis").glob("*.png") if not p.name.endswith(".mask.png")]
+    unmasked = [p for p in positives if not mask_path(p).is_file()]
+    share = TASKS["osteoporosis"].label_noise
+    assert 0.5 * share * 100 <= len(unmasked) <= 2 * share * 100
+    for image in unmasked:  # drawn without its lesion: not the image the clean generator draws for that seed
+        twin = clean / "osteoporosis" / "osteoporosis" / image.name
+        assert image.read_bytes() != twin.read_bytes()
+    negatives = sorted((folder / "normal").glob("*.png"))
+    differing = sum(n.read_bytes() != (clean / "osteoporosis" / "normal" / n.name).read_bytes() for n in negatives)
+    assert 0.5 * share * 100 <= differing <= 2 * share * 100  # negatives drawn with a lesion
+    assert not list((folder / "normal").glob("*.mask.png"))
+
+
 def test_lesion_changes_pixels_inside_its_mask() -> None:
     for task in TASKS.values():
         img, mask = render(task, 96, True, np.random.default_rng(1))

@@ -214,3 +214,23 @@ def test_gradcam_from_cached_features_equals_gradcam_from_images() -> None:
         np.testing.assert_allclose(head.probabilities, full.probabilities, rtol=1e-5, atol=1e-6)
     with pytest.raises(GradCAMError, match="does not come after"):
         GradCAM(model, "conv5_block1_0_bn", start=split.boundary)
+
+
+def test_a_torn_training_backup_is_dropped_only_when_no_copy_is_readable(tmp_path: Path) -> None:
+    """The soak found it: kill -9 during the backup's first write left a torn .h5 and the resumed job
+    failed at fit ("file signature not found"). Keras falls back to its .bkp copy when one exists."""
+    import h5py
+
+    from medcam_core.train.fit import drop_unreadable_backup
+
+    backup = tmp_path / ".backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(40))  # the header, then cut off
+    assert "unreadable" in drop_unreadable_backup(backup) and not backup.exists()
+
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"torn")
+    with h5py.File(backup / "latest.weights.h5.bkp", "w") as fh:
+        fh.attrs["epoch"] = 1
+    assert drop_unreadable_backup(backup) is None and backup.is_dir()
+    assert drop_unreadable_backup(tmp_path / "none") is None  # no backup: nothing to say

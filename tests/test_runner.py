@@ -74,6 +74,7 @@ def test_artifacts_follow_the_plans_layout(finished) -> None:
     ):
         assert (folder / rel).is_file() and (folder / rel).stat().st_size > 0, rel
     metrics = json.loads((folder / "results" / "metrics.json").read_text())
+    assert "repeats" not in metrics  # one seed: no spread to report
     test = metrics["test"]
     for key in ("accuracy", "precision", "recall", "auroc", "specificity", "f1", "auprc", "brier"):
         assert isinstance(test[key], float), key
@@ -226,7 +227,7 @@ def test_metrics_and_intervals_recompute_from_saved_predictions(finished) -> Non
     import numpy as np
     from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-    from medcam_core.evaluate.metrics import bootstrap_ci
+    from medcam_core.evaluate.metrics import analytic_ci
 
     config, _, out = finished
     folder = out / "densenet121_pneumonia_standard_models" / "results"
@@ -247,17 +248,11 @@ def test_metrics_and_intervals_recompute_from_saved_predictions(finished) -> Non
     assert saved["test"]["specificity"] == pytest.approx(tn / (tn + fp))
     assert saved["test"]["auroc"] == pytest.approx(roc_auc_score(yt, pt), abs=1e-6)
 
-    ci = bootstrap_ci(
-        yt,
-        pt,
-        threshold,
-        [r["patient"] for r in test],
-        config.evaluation.bootstrap,
-        config.evaluation.confidence,
-        seed=saved["bootstrap"]["seed"],
-    )
+    assert config.evaluation.interval == "analytic"
+    ci = analytic_ci(yt, pt, threshold, [r["patient"] for r in test], config.evaluation.confidence)
     for key in ("auroc", "sensitivity", "specificity", "accuracy"):
-        assert saved["test"]["ci"][key] == pytest.approx(ci[key], abs=1e-6), key
+        assert saved["test"]["ci"][key] == pytest.approx(list(ci[key].interval), abs=1e-6), key
+        assert saved["test"]["ci_method"][key] == ci[key].method, key
         low, high = saved["test"]["ci"][key]
         assert low <= saved["test"][key] + 1e-9 and saved["test"][key] <= high + 1e-9 or key == "auroc"
 

@@ -22,7 +22,7 @@ DEMO_PER_CLASS = 200
 
 def demo_config(output: Path, per_class: int = DEMO_PER_CLASS, image_size: int = DEMO_IMAGE_SIZE) -> QueueConfig:
     """Generate the synthetic datasets under `output/demo_data` (once) and queue them."""
-    root = generate(Path(output) / DEMO_DATA, per_class=per_class, size=max(image_size, 64))
+    root = generate(Path(output) / DEMO_DATA, per_class=per_class, size=max(image_size, 64), label_noise=True)
     datasets = tuple(
         DatasetSpec(
             name=name,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MARKER = ".medcam_synthetic.json"
 PATIENT_RE = r"^(p\d+)_"
 
@@ -28,6 +28,7 @@ class Task:
     positive: str
     draw_base: Callable[[ImageDraw.ImageDraw, int, np.random.Generator], dict]
     draw_lesion: Callable[[ImageDraw.ImageDraw, ImageDraw.ImageDraw, int, np.random.Generator, dict], None]
+    label_noise: float  # share of each class drawn as the other class, with `generate(label_noise=True)`
 
 
 def _ellipse(draw: ImageDraw.ImageDraw, cx: float, cy: float, rx: float, ry: float, fill: int) -> None:
@@ -151,23 +152,25 @@ def _limb_lesion(draw, mask, s, rng, geo):
 TASKS: dict[str, Task] = {
     t.name: t
     for t in (
-        Task("pneumonia", "Pneumonia (synthetic chest)", "pneumonia", _chest, _pneumonia_lesion),
+        Task("pneumonia", "Pneumonia (synthetic chest)", "pneumonia", _chest, _pneumonia_lesion, 0.10),
         Task(
             "cardiomegaly",
             "Cardiomegaly (synthetic chest)",
             "cardiomegaly",
             _cardiomegaly_base,
             _cardiomegaly_lesion,
+            0.06,
         ),
-        Task("osteoporosis", "Knee osteoporosis (synthetic knee)", "osteoporosis", _knee, _osteoporosis_lesion),
+        Task("osteoporosis", "Knee osteoporosis (synthetic knee)", "osteoporosis", _knee, _osteoporosis_lesion, 0.16),
         Task(
             "osteoarthritis",
             "Knee osteoarthritis (synthetic knee)",
             "osteoarthritis",
             _osteoarthritis_base,
             _osteoarthritis_lesion,
+            0.03,
         ),
-        Task("limb", "Limb abnormalities (synthetic forearm)", "fracture", _limb, _limb_lesion),
+        Task("limb", "Limb abnormalities (synthetic forearm)", "fracture", _limb, _limb_lesion, 0.12),
     )
 }
 NEGATIVE_CLASS = "normal"
@@ -195,8 +198,20 @@ def render(task: Task, size: int, positive: bool, rng: np.random.Generator) -> t
     return out, (None if mask_img is None else np.asarray(mask_img) > 127)
 
 
-def generate(root: Path, tasks: list[str] | None = None, per_class: int = 200, size: int = 128, seed: int = 0) -> Path:
-    """Write the demo datasets under `root` (skipped when already there with the same settings)."""
+def generate(
+    root: Path,
+    tasks: list[str] | None = None,
+    per_class: int = 200,
+    size: int = 128,
+    seed: int = 0,
+    label_noise: bool = False,
+) -> Path:
+    """Write the demo datasets under `root` (skipped when already there with the same settings).
+
+    With `label_noise`, each task's share of images is drawn as the other class but filed under its
+    own, as mislabelled radiographs are: a model that finds every lesion then reaches a test AUROC
+    of about 1 − share, so the tasks differ in difficulty and comparisons have something to find.
+    """
     root = Path(root)
     names = tasks or list(TASKS)
     params = {
@@ -205,6 +220,7 @@ def generate(root: Path, tasks: list[str] | None = None, per_class: int = 200, s
         "per_class": per_class,
         "size": size,
         "seed": seed,
+        "label_noise": label_noise,
     }
     marker = root / MARKER
     if marker.is_file() and json.loads(marker.read_text()) == params:
@@ -223,10 +239,12 @@ def generate(root: Path, tasks: list[str] | None = None, per_class: int = 200, s
                     if i >= per_class:
                         break
                     rng = np.random.default_rng([seed, t_index, int(positive), patient, view])
-                    image, mask = render(task, size, positive, rng)
+                    draw = np.random.default_rng([seed, t_index, int(positive), patient, view, 1])
+                    flipped = label_noise and draw.random() < task.label_noise
+                    image, mask = render(task, size, positive != flipped, rng)
                     stem = f"p{int(positive)}{patient:04d}_{view}"
                     Image.fromarray(image).save(folder / f"{stem}.png")
-                    if mask is not None:
+                    if mask is not None and positive:  # a negative drawn with a lesion has no ground truth
                         Image.fromarray((mask * 255).astype(np.uint8)).save(folder / f"{stem}.mask.png")
                     i += 1
     marker.write_text(json.dumps(params))

@@ -35,7 +35,9 @@ class JobContext:
     split: Any = None  # train.model.FrozenSplit, None when training on images
     features: Any = None  # train.fit.Features of the frozen part, when split
     work: JobFolder | None = None  # the job's folder under .partial/ while it is built
-    fitted: Any = None  # train.fit.FitResult
+    fitted: Any = None  # train.fit.FitResult of the model kept
+    repeats: list[Any] = field(default_factory=list)  # job.repeats.Repeat, one per seed
+    repeat_summary: dict[str, Any] | None = None  # metrics.json's `repeats`, when there were several
     evaluation: Evaluation | None = None
     training: TrainingSummary | None = None
     gradcam: GradcamSummary | None = None

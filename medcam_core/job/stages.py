@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any
 
 from medcam_core import __version__
+from medcam_core.config import Preset
 from medcam_core.data.load import load_dataset
 from medcam_core.events import DatasetLoaded, ModelBuilt, Notice, StageStarted
 from medcam_core.job.context import JobContext, JobStop
-from medcam_core.outputs.job_folder import model_readme, open_work, write_curves, write_predictions
+from medcam_core.job.repeats import chosen, score_repeats, summary, train_repeats
+from medcam_core.outputs.job_folder import JobFolder, model_readme, open_work, write_curves, write_predictions
 from medcam_core.outputs.metrics_schema import DatasetSummary, Metrics, TrainingSummary
 from medcam_core.serialize import dumps, write_json_atomic
 from medcam_core.vocabulary import Stage
@@ -109,10 +112,16 @@ def _features(ctx: JobContext) -> None:
     ctx.features = cache.features = features
 
 
-def fit(ctx: JobContext) -> None:
-    """Training in the job's work folder, resumed from its last epoch when one was interrupted."""
+def _train_one(ctx: JobContext, model: Any, split: Any, preset: Preset, work: JobFolder) -> Any:
     from medcam_core.train.fit import fit as train
 
+    env = ctx.env
+    return train(ctx.job.id, preset, model, ctx.data, ctx.features, split, work, env.emit, env.control, env.throttle_s)
+
+
+def fit(ctx: JobContext) -> None:
+    """Training in the job's work folder, resumed from its last epoch when one was interrupted; with
+    `repeats`, one head per seed on the same features, and the best on validation kept."""
     job, env = ctx.job, ctx.env
     spec = dumps({"dataset": asdict(job.dataset), "preset": asdict(job.preset)})
     ctx.work, resumed = open_work(env.output, job.folder_name, spec)
@@ -120,20 +129,9 @@ def fit(ctx: JobContext) -> None:
         env.emit(Notice("info", f"resuming {job.id} from its last completed epoch", job.id))
     if ctx.split:
         _features(ctx)
-    ctx.fitted = train(
-        job.id,
-        job.preset,
-        ctx.built.model,
-        ctx.data,
-        ctx.features,
-        ctx.split,
-        ctx.work,
-        env.emit,
-        env.control,
-        env.throttle_s,
-    )
-    if ctx.fitted.stopped:
-        raise JobStop(*ctx.fitted.stopped)
+    ctx.repeats = train_repeats(ctx, _train_one)
+    saved = chosen(ctx.repeats, job.preset.monitor)
+    ctx.built, ctx.split, ctx.fitted = replace(ctx.built, model=saved.model), saved.split, saved.fitted
 
 
 def evaluate(ctx: JobContext) -> None:
@@ -169,6 +167,10 @@ def evaluate(ctx: JobContext) -> None:
         first_trainable=ctx.built.first_trainable,
         trainable_layers=ctx.built.trainable_layers,
     )
+    if len(ctx.repeats) > 1:
+        ctx.repeat_summary = summary(
+            score_repeats(ctx, ctx.repeats), chosen(ctx.repeats, job.preset.monitor), job.preset.monitor
+        )
     ctx.predictions = [
         {"split": name, "path": path, "patient": patient, "label": int(label), "probability": float(prob)}
         for name in ("val", "test")
@@ -185,8 +187,11 @@ def explain(ctx: JobContext) -> None:
 
 
 def save(ctx: JobContext) -> None:
-    """The three model formats, the resolved config, metrics, history, predictions, curves, README."""
+    """The three model formats, the resolved config, metrics, history, predictions, curves, the test
+    split's ROC, precision–recall and reliability pictures, README."""
     import keras
+
+    from medcam_core.outputs.pictures import write_pictures
 
     job, work, data = ctx.job, ctx.work, ctx.data
     assert work is not None and ctx.evaluation is not None and ctx.training is not None and ctx.gradcam is not None
@@ -216,11 +221,14 @@ def save(ctx: JobContext) -> None:
         training=ctx.training,
         gradcam=ctx.gradcam,
     )
+    if ctx.repeat_summary is not None:
+        metrics["repeats"] = ctx.repeat_summary
     history = ctx.fitted.history
     write_json_atomic(work.metrics_file, metrics)
     write_json_atomic(work.history_file, history)
     write_predictions(work.predictions_file, ctx.predictions)
     write_curves(work.curves_file, history, f"{job.dataset.label} — {job.preset.name}")
+    write_pictures(work, ctx.predictions, metrics, f"{job.dataset.label} — {job.preset.name}")
     readme = model_readme(job.id, job.dataset.label, asdict(job.preset), metrics, job.folder_name)
     work.readme_file.write_text(readme, encoding="utf-8")
 

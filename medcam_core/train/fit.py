@@ -7,6 +7,7 @@ model holding the trained (best) weights; only what each epoch recomputes differ
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from medcam_core.config import Preset
 from medcam_core.data.load import LoadedDataset
 from medcam_core.data.scratch import RecordFile
 from medcam_core.errors import TrainingDiverged
-from medcam_core.events import Event
+from medcam_core.events import Event, Notice
 from medcam_core.jobqueue.control import QueueControl
 from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.train.callbacks import EventCallback, FullModelCheckpoint, StopRequested
@@ -36,6 +37,30 @@ class Features:
 
     key: tuple
     by_split: dict[str, RecordFile]
+
+
+BACKUP_WEIGHTS = ("latest.weights.h5", "latest.weights.h5.bkp")  # Keras BackupAndRestore's files
+
+
+def _readable_hdf5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
+def drop_unreadable_backup(backup: Path) -> str | None:
+    """A training backup with no readable weights file (a kill -9 during its first write) is removed, so
+    the job trains from its first epoch instead of failing; a message says so. Keras itself falls
+    back to the previous copy when only the latest one is torn."""
+    files = [backup / name for name in BACKUP_WEIGHTS if (backup / name).is_file()]
+    if not files or any(_readable_hdf5(f) for f in files):
+        return None
+    shutil.rmtree(backup, ignore_errors=True)
+    return "its training backup was unreadable (interrupted while written); training starts from the first epoch"
 
 
 @dataclass
@@ -111,6 +136,9 @@ def fit(
         train_ds = image_batches(train.images, train.labels, size, True, seed, devices)
         val_ds = image_batches(val.images, val.labels, size, False, seed, devices)
     compile_model(fit_model, preset.learning_rate, preset.run_eagerly)
+    damaged = drop_unreadable_backup(work.backup_dir)
+    if damaged:
+        emit(Notice("warning", f"{job_id}: {damaged}", job_id))
     work.models_dir.mkdir(parents=True, exist_ok=True)
     work.results_dir.mkdir(parents=True, exist_ok=True)
     mode = "min" if lower_is_better(preset.monitor) else "max"
@@ -119,7 +147,8 @@ def fit(
         monitor=preset.monitor, mode=mode, patience=preset.patience, restore_best_weights=True
     )
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(work.backup_dir), delete_checkpoint=False),
+        # double_checkpoint keeps the previous epoch's copy: a kill -9 mid-write leaves one readable file
+        keras.callbacks.BackupAndRestore(str(work.backup_dir), delete_checkpoint=False, double_checkpoint=True),
         keras.callbacks.TerminateOnNaN(),
         stopper,
         keras.callbacks.ReduceLROnPlateau(
