@@ -110,7 +110,9 @@ def test_evaluate_writes_what_the_schema_names() -> None:
     assert set(out["validation"]) == keys(schema.ValidationSummary)
     metrics = {**out, "training": {"best_epoch": 3}}
     assert set(summarize(metrics)) == keys(schema.JobSummary)  # type: ignore[arg-type]
-    assert keys(schema.Metrics) == keys(schema.Evaluation) | {"job", "dataset", "preset", "training", "gradcam"}
+    job_keys = {"job", "dataset", "preset", "training", "gradcam", "repeats"}
+    assert keys(schema.Metrics) == keys(schema.Evaluation) | job_keys
+    assert schema.Metrics.__optional_keys__ == {"repeats"}  # only jobs that trained several seeds
     assert schema.GradcamSummary.__optional_keys__ == {"note", "randomised_weights_rank_correlation"}
 
 
