@@ -234,3 +234,19 @@ def test_a_torn_training_backup_is_dropped_only_when_no_copy_is_readable(tmp_pat
         fh.attrs["epoch"] = 1
     assert drop_unreadable_backup(backup) is None and backup.is_dir()
     assert drop_unreadable_backup(tmp_path / "none") is None  # no backup: nothing to say
+
+
+def test_the_best_checkpoint_is_renamed_into_place_whole(tmp_path: Path) -> None:
+    """Keras writes the staging file; only a complete one is renamed over the checkpoint, so a kill
+    during the write cannot leave a torn .h5 in a job folder (the soak caught one before)."""
+    from medcam_core.train.callbacks import FullModelCheckpoint
+
+    model = _tiny_model()
+    final, staging = tmp_path / "models" / "best.weights.h5", tmp_path / ".backup" / "staging.weights.h5"
+    final.parent.mkdir()
+    checkpoint = FullModelCheckpoint(model, final, staging, monitor="loss", save_best_only=True, save_weights_only=True)
+    model.fit(_data(), epochs=2, verbose=0, callbacks=[checkpoint])
+    assert final.is_file() and not staging.exists()
+    copy = _tiny_model()
+    copy.load_weights(final)
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), model.get_weights(), strict=True))

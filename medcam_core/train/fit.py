@@ -28,7 +28,7 @@ from medcam_core.train.callbacks import EventCallback, FullModelCheckpoint, Stop
 from medcam_core.train.input_pipeline import even_batch, image_batches, tensor_batches
 from medcam_core.train.model import FrozenSplit, compile_model
 from medcam_core.train.strategy import replicas
-from medcam_core.vocabulary import lower_is_better
+from medcam_core.vocabulary import better, lower_is_better
 
 
 @dataclass
@@ -40,6 +40,7 @@ class Features:
 
 
 BACKUP_WEIGHTS = ("latest.weights.h5", "latest.weights.h5.bkp")  # Keras BackupAndRestore's files
+STAGED_CHECKPOINT = "checkpoint.staging.weights.h5"  # written by Keras, then renamed into models/
 
 
 def _readable_hdf5(path: Path) -> bool:
@@ -160,7 +161,8 @@ def fit(
         ),
         FullModelCheckpoint(
             model,
-            str(work.checkpoint_file),
+            work.checkpoint_file,
+            work.backup_dir / STAGED_CHECKPOINT,  # inside the backup folder: never committed
             monitor=preset.monitor,
             mode=mode,
             save_best_only=True,
@@ -185,7 +187,7 @@ def fit(
     losses = [v if v is not None else float("nan") for v in logs.get("loss", [])]
     if any(not math.isfinite(float(v)) for v in losses):
         raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")
-    best = _best_epoch(logs.get(preset.monitor, []), mode)
+    best = _best_epoch(logs.get(preset.monitor, []), preset.monitor)
     if preset.precise_bn:
         inputs = train_ds.map(lambda x, y: x)
         recalibrate_batchnorm(fit_model, inputs)
@@ -249,9 +251,10 @@ def _clean(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _best_epoch(values: list[float | None], mode: str) -> int | None:
-    finite = [(v, i) for i, v in enumerate(values) if v is not None]
-    if not finite:
-        return None
-    pick = min(finite) if mode == "min" else max(finite, key=lambda t: (t[0], -t[1]))
-    return pick[1] + 1
+def _best_epoch(values: list[float | None], monitor: str) -> int | None:
+    """The epoch early stopping restored: the first best value, by the one rule `better` states."""
+    best: int | None = None
+    for epoch, value in enumerate(values, 1):
+        if value is not None and better(monitor, value, None if best is None else values[best - 1]):
+            best = epoch
+    return best
