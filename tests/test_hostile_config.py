@@ -3,8 +3,10 @@ anything trains; a bug gets one line and exit 3, with its traceback in the log."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,19 @@ DATASET = '[[datasets]]\nname = "{name}"\npath = "{path}"\npositive = ["yes"]\n'
 
 
 def medcam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in this process (no interpreter start per call): for input refused before any work."""
+    out, err, previous = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def medcam_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process: for commands that take over file descriptor 2 for their log."""
     return subprocess.run(
         [sys.executable, "-m", "medcam_tui.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd
     )
@@ -113,7 +128,7 @@ def lambda_job(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_model_with_a_lambda_layer_is_refused_in_one_line(lambda_job: Path) -> None:
     with pytest.raises(ModelFileError, match="Lambda"):
         load_saved_model(lambda_job / "models" / "model.keras")
-    proc = medcam("gradcam", str(lambda_job), cwd=lambda_job.parent)
+    proc = medcam_process("gradcam", str(lambda_job), cwd=lambda_job.parent)
     assert_one_line(proc, "model.keras", "cannot be loaded safely", "Lambda")
 
 
@@ -123,7 +138,7 @@ def test_a_damaged_job_folder_is_named_not_a_traceback(lambda_job: Path, tmp_pat
     (broken / "models" / "model.keras").write_bytes(b"not a zip")
     (broken / "configs").mkdir()
     (broken / "configs" / "job_config.json").write_text("{truncated", encoding="utf-8")
-    assert_one_line(medcam("gradcam", str(broken), cwd=tmp_path), "job_config.json", "damaged")
+    assert_one_line(medcam_process("gradcam", str(broken), cwd=tmp_path), "job_config.json", "damaged")
 
 
 def test_a_bug_is_one_line_exit_3_and_a_traceback_in_the_log(tmp_path: Path, monkeypatch, capsys) -> None:
