@@ -39,4 +39,4 @@ def test_repeats_train_distinct_heads_from_one_feature_pass(synthetic_root: Path
     best = max(r["best_val_auc"] for r in repeats["per_seed"])  # the tiny preset monitors val_auc
     assert saved["best_val_auc"] == best and "chosen on validation" in repeats["saved_because"]
     assert abs(saved["auroc"] - metrics["test"]["auroc"]) < 1e-9  # the saved model is the one reported
-    assert not (folder.root / ".repeats").exists()
+    assert not folder.repeats_dir.exists()

@@ -20,8 +20,6 @@ from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.outputs.metrics_schema import MeanSd, RepeatsSummary
 from medcam_core.vocabulary import better
 
-REPEATS_DIR = ".repeats"  # inside the work folder: the other seeds' checkpoints; removed before commit
-
 
 @dataclass
 class Repeat:
@@ -62,7 +60,7 @@ def train_repeats(ctx: JobContext, train: Any) -> list[Repeat]:
         if r:
             env.emit(Notice("info", f"{job.id}: repeat {r + 1} of {job.preset.repeats} (seed {seed})", job.id))
             model, split = _model_for_seed(ctx, seed)
-            work = JobFolder(ctx.work.root / REPEATS_DIR / f"seed-{seed}")
+            work = JobFolder(ctx.work.repeats_dir / f"seed-{seed}")
             work.root.mkdir(parents=True, exist_ok=True)
         else:
             model, split, work = ctx.built.model, ctx.split, ctx.work

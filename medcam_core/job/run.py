@@ -16,7 +16,6 @@ from medcam_core.errors import MedcamError
 from medcam_core.events import JobFailed, JobFinished, JobStarted, JobStopped, StageStarted
 from medcam_core.job.context import JobContext, JobStop
 from medcam_core.job.environment import JobEnvironment
-from medcam_core.job.repeats import REPEATS_DIR
 from medcam_core.job.stages import STAGES
 from medcam_core.outputs.job_folder import PARTIAL_DIR, JobFolder, commit
 from medcam_core.outputs.results import summarize
@@ -53,8 +52,7 @@ def run_job(job: Job, env: JobEnvironment, position: tuple[int, int]) -> None:
             env.publish(StageStarted(job.id, stage))
             step(ctx)
         assert ctx.work is not None
-        shutil.rmtree(ctx.work.backup_dir, ignore_errors=True)
-        shutil.rmtree(ctx.work.root / REPEATS_DIR, ignore_errors=True)
+        ctx.work.drop_work_state()
         folder = commit(env.output, ctx.work, job.folder_name)
         _discard(env.output, None)
         fitted = ctx.fitted

@@ -68,6 +68,7 @@ class JobFolder:
     CALIBRATION: ClassVar[str] = f"{RESULTS}/calibration.png"
     README: ClassVar[str] = "README.md"
     BACKUP: ClassVar[str] = BACKUP_DIR
+    REPEATS: ClassVar[str] = ".repeats"  # the other seeds' work folders of a job with `repeats`
     MARKER: ClassVar[str] = JOB_MARKER
 
     @classmethod
@@ -108,6 +109,21 @@ class JobFolder:
     def backup_dir(self) -> Path:
         """Keras' BackupAndRestore state of a work folder: lets an interrupted fit resume; never committed."""
         return self.root / self.BACKUP
+
+    @property
+    def staged_checkpoint_file(self) -> Path:
+        """Where Keras writes the best checkpoint before it is renamed over `checkpoint_file` whole."""
+        return self.backup_dir / "checkpoint.staging.weights.h5"
+
+    @property
+    def repeats_dir(self) -> Path:
+        """The work folders of a job's other seeds (`repeats`); never committed."""
+        return self.root / self.REPEATS
+
+    def drop_work_state(self) -> None:
+        """What only an unfinished job needs (training backup, other seeds), removed before commit."""
+        for folder in (self.backup_dir, self.repeats_dir):
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- files
     @property

@@ -40,7 +40,6 @@ class Features:
 
 
 BACKUP_WEIGHTS = ("latest.weights.h5", "latest.weights.h5.bkp")  # Keras BackupAndRestore's files
-STAGED_CHECKPOINT = "checkpoint.staging.weights.h5"  # written by Keras, then renamed into models/
 
 
 def _readable_hdf5(path: Path) -> bool:
@@ -162,7 +161,7 @@ def fit(
         FullModelCheckpoint(
             model,
             work.checkpoint_file,
-            work.backup_dir / STAGED_CHECKPOINT,  # inside the backup folder: never committed
+            work.staged_checkpoint_file,
             monitor=preset.monitor,
             mode=mode,
             save_best_only=True,
