@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
+from medcam_core.data.annotations import Box
 from medcam_core.data.splits import SPLITS, grouped_stratified_split
 from medcam_core.jobqueue.event_log import EVENT_LOG
 from medcam_core.jobqueue.lock import LOCK_FILE
@@ -55,6 +56,7 @@ class Sample:
     label: int
     patient: str
     split: str = ""
+    boxes: tuple[Box, ...] = ()  # annotated regions, where the recipe brings them
 
 
 @dataclass
