@@ -86,6 +86,8 @@ class DatasetSpec:
     patient_column: str = ""
     split_column: str = ""
     body_parts: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()  # other datasets of the config every job of this one is validated on
+    train: bool = True  # false: an external validation set only, never trained on
 
     @property
     def label(self) -> str:
@@ -141,7 +143,7 @@ class QueueConfig:
 
     def jobs(self) -> list[Job]:
         """Dataset-major order, as in the plan: both presets of a dataset run back to back."""
-        return [Job(d, self.presets[p]) for d in self.datasets for p in self.order]
+        return [Job(d, self.presets[p]) for d in self.datasets if d.train for p in self.order]
 
     def job_by_id(self, job_id: str) -> Job:
         for job in self.all_jobs():
@@ -151,7 +153,7 @@ class QueueConfig:
 
     def all_jobs(self) -> list[Job]:
         """Every dataset × every known preset: what `add job` may pick from."""
-        return [Job(d, p) for d in self.datasets for p in self.presets.values()]
+        return [Job(d, p) for d in self.datasets if d.train for p in self.presets.values()]
 
 
 # -- cross-field checks ------------------------------------------------------------------------

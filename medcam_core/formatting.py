@@ -94,6 +94,7 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.EVALUATE: "evaluating on the test split",
     Stage.EXPLAIN: "Grad-CAM: localisation figures and example heatmaps",
     Stage.SAVE: "saving models and results",
+    Stage.EXTERNAL: "validating on other datasets",
 }
 
 

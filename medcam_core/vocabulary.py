@@ -39,6 +39,7 @@ class Stage(TextEnum):
     EVALUATE = "evaluate"
     EXPLAIN = "explain"
     SAVE = "save"
+    EXTERNAL = "external"
 
 
 def lower_is_better(monitor: str) -> bool:

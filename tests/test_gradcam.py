@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcam_core.data.synthetic import lesion_mask
-from medcam_core.explain.cam import GradCAM, GradCAMError, feature_layers, normalise
+from medcam_core.data.annotations import Box
+from medcam_core.data.ground_truth import Annotation, GroundTruth
+from medcam_core.explain.cam import GradCAM, GradCAMError, feature_layers, normalise, upsample
 from medcam_core.explain.localisation import localisation
 from medcam_core.explain.maps import Item, explain
 from medcam_core.explain.picking import pick_examples
@@ -109,11 +110,13 @@ def test_localisation_figures_from_masks(blob_model, tmp_path: Path) -> None:
         Image.fromarray(mask).save(tmp_path / f"p{i}.mask.png")
         items.append(Item(tmp_path / f"p{i}.png", 1))
     results = explain(GradCAM(blob_model), items, SIZE, target="positive")
-    figures = localisation(results, lesion_mask)
+    truth = GroundTruth()
+    assert truth.source == Annotation.SYNTHETIC
+    figures = localisation(results, truth.mask_for)
     assert figures["n"] == 2 and figures["pointing_game"] == 1.0
     assert figures["energy_in_mask"] > 0.9 and figures["mask_area_share"] == pytest.approx(25 / SIZE**2)
     # the lookup decides which images count: one that knows no mask leaves nothing to score
-    only_first = localisation(results, lambda path: lesion_mask(path) if path.name == "p0.png" else None)
+    only_first = localisation(results, lambda path: truth.mask_for(path) if path.name == "p0.png" else None)
     assert only_first["n"] == 1 and only_first["pointing_game"] == 1.0
     assert localisation(results, lambda path: None) == {
         "n": 0,
@@ -146,3 +149,33 @@ def test_examples_cover_each_outcome() -> None:
         (1, "1.png"),
         (1, "3.png"),
     ]
+
+
+def test_annotated_boxes_are_scaled_with_the_image_and_score_like_the_same_masks(blob_model, tmp_path: Path) -> None:
+    """Originals at 3× the model's size, boxes in their pixels: the decoder shrinks the image, and the
+    box must land where the bright square is, so the figures match masks drawn at the model's size."""
+    scale, items, boxes, masks = 3, [], {}, {}
+    for i, (row, col) in enumerate(((2, 2), (20, 20))):
+        small = (blob_image(row, col)[..., 0] * 255).astype(np.uint8)
+        path = tmp_path / f"r{i}.png"
+        Image.fromarray(small).resize((SIZE * scale, SIZE * scale), Image.NEAREST).save(path)
+        boxes[str(path)] = (Box(col * scale, row * scale, 5 * scale, 5 * scale),)
+        mask = np.zeros((SIZE, SIZE), bool)
+        mask[row : row + 5, col : col + 5] = True
+        masks[path] = mask
+        items.append(Item(path, 1))
+    boxed = GroundTruth(boxes)
+    assert boxed.source == Annotation.BOXES
+    drawn = boxed.mask_for(items[1].path)
+    assert drawn.shape == (SIZE * scale, SIZE * scale) and drawn.sum() == (5 * scale) ** 2
+    assert drawn[20 * scale, 20 * scale] and not drawn[20 * scale - 1, 20 * scale]
+    results = explain(GradCAM(blob_model), items, SIZE, target="positive")
+    from_boxes = localisation(results, boxed.mask_for)
+    from_masks = localisation(results, masks.get)
+    assert from_boxes["n"] == 2 and from_boxes["pointing_game"] == from_masks["pointing_game"] == 1.0
+    assert from_boxes["mask_area_share"] == pytest.approx(from_masks["mask_area_share"])
+    # energy is measured at the original's resolution, where the upsampled map bleeds a little past the box
+    full = [upsample(r.cam, SIZE * scale, SIZE * scale) for r in results]
+    inside = [f[boxed.mask_for(r.item.path)].sum() / f.sum() for f, r in zip(full, results, strict=True)]
+    assert from_boxes["energy_in_mask"] == pytest.approx(np.mean(inside)) and np.mean(inside) > 0.85
+    assert boxed.mask_for(tmp_path / "unannotated.png") is None

@@ -20,9 +20,9 @@ from medcam_core.outputs.job_folder import (
     JobFolder,
     commit,
     job_id_of,
-    model_readme,
     open_work,
 )
+from medcam_core.outputs.model_readme import model_readme
 from medcam_core.outputs.results import load_job_results, read_metrics, summarize
 from medcam_core.serialize import write_json_atomic
 
@@ -113,7 +113,7 @@ def test_evaluate_writes_what_the_schema_names() -> None:
     job_keys = {"job", "dataset", "preset", "training", "gradcam", "repeats"}
     assert keys(schema.Metrics) == keys(schema.Evaluation) | job_keys
     assert schema.Metrics.__optional_keys__ == {"repeats"}  # only jobs that trained several seeds
-    assert schema.GradcamSummary.__optional_keys__ == {"note", "randomised_weights_rank_correlation"}
+    assert schema.GradcamSummary.__optional_keys__ == {"ground_truth", "note", "randomised_weights_rank_correlation"}
 
 
 def test_results_read_through_the_job_folder(tmp_path: Path) -> None:

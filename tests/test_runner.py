@@ -22,7 +22,8 @@ FAST = tiny_preset(run_eagerly=True)
 
 @pytest.fixture(scope="module")
 def finished(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One good dataset, one missing folder, one with a single class: run once, inspect many times."""
+    """One good dataset, one missing folder, one with a single class: run once, inspect many times.
+    The good one is validated on a dataset kept for validation only, and on the missing one."""
     out = tmp_path_factory.mktemp("queue")
     single = out.parent / "single" / "cardiomegaly"
     single.mkdir(parents=True)
@@ -30,9 +31,10 @@ def finished(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory):
         (single / image.name).write_bytes(image.read_bytes())
     config = tiny_queue(
         (
-            dataset_spec(synthetic_root, "pneumonia"),
+            dataset_spec(synthetic_root, "pneumonia", external=("cardiomegaly", "missing")),
             dataset_spec(out.parent, "missing", positive=("x",)),
             dataset_spec(out.parent, "single", positive=("cardiomegaly",)),
+            dataset_spec(synthetic_root, "cardiomegaly", train=False),
         ),
         out,
         {"standard": FAST},
@@ -267,6 +269,60 @@ def test_report_of_a_real_run_quotes_the_metrics_files(finished) -> None:
     assert f"{test['auroc']:.3f} (95 % CI {low:.3f}–{high:.3f})" in report
     assert "dataset folder not found" in report and "0 negative image" in report
     assert "TRAINING COMPLETED WITH FAILURES" in report
+
+
+def test_external_validation_lands_in_the_job_at_the_frozen_threshold(finished) -> None:
+    """Every cardiomegaly image scored by the pneumonia model at its own validation threshold; the figures
+    recomputed with sklearn from the saved rows; the unreadable dataset costs a warning, not the job."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from medcam_core.outputs.job_folder import JobFolder
+
+    config, _, out = finished
+    job = JobFolder(out / "densenet121_pneumonia_standard_models")
+    assert [e.dataset for e in job.externals()] == ["cardiomegaly"]
+    external = job.external("cardiomegaly")
+    for path in (external.metrics_file, external.predictions_file, external.roc_file, external.calibration_file):
+        assert path.is_file(), path
+    saved = json.loads(external.metrics_file.read_text())
+    own = json.loads(job.metrics_file.read_text())
+    assert saved["threshold"]["value"] == own["threshold"]["value"] and "pneumonia" in saved["threshold"]["source"]
+    assert (saved["model"], saved["dataset"], saved["split"], saved["imported"]) == (
+        "pneumonia_standard",
+        "cardiomegaly",
+        "all",
+        False,
+    )
+    with open(external.predictions_file) as fh:
+        rows = list(csv.DictReader(fh))
+    folder = next(d.path for d in config.datasets if d.name == "cardiomegaly")
+    images = [p for p in folder.rglob("*.png") if not p.name.endswith(".mask.png")]
+    assert len(rows) == sum(saved["test"]["n"].values()) == len(images) == 48
+    y = np.array([int(r["label"]) for r in rows])
+    p = np.array([float(r["probability"]) for r in rows])
+    assert saved["test"]["auroc"] == pytest.approx(roc_auc_score(y, p))
+    assert saved["test"]["sensitivity"] == pytest.approx(np.mean(p[y == 1] >= saved["threshold"]["value"]))
+    low, high = saved["test"]["ci"]["auroc"]
+    assert 0 <= low <= saved["test"]["auroc"] <= high <= 1
+    notices = [e.message for e in read_events(out / "events.jsonl") if e.kind == "notice"]
+    assert any("no external validation on 'missing'" in m for m in notices)
+    assert not (out / "densenet121_cardiomegaly_standard_models").exists()  # validation only: never trained
+
+
+def test_report_shows_the_train_by_test_matrix(finished) -> None:
+    from medcam_core.outputs.report import build_report, md
+
+    _, _, out = finished
+    folder = out / "densenet121_pneumonia_standard_models"
+    own = json.loads((folder / "results/metrics.json").read_text())["test"]
+    ext = json.loads((folder / "results/external/cardiomegaly/metrics.json").read_text())["test"]
+    report = build_report(out)
+    assert "| model | cardiomegaly | pneumonia |" in report
+    row = next(line for line in report.splitlines() if line.startswith(f"| {md('pneumonia_standard')} | "))
+    _, external_cell, own_cell = row.removesuffix(" |").split(" | ")
+    assert external_cell.startswith(f"{ext['auroc']:.3f} [") and external_cell.endswith(" · n 48")
+    assert own_cell.startswith(f"**{own['auroc']:.3f} [")
 
 
 def test_gradcam_cli_on_a_finished_model(finished) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Label
+from textual.widgets import DataTable, Label
 
 from medcam_core.events import (
     BatchProgress,
@@ -71,7 +71,11 @@ def cell(app: MedcamApp, job_id: str, column: str) -> str:
 
 async def test_live_queue_failure_log_browser_and_help(synthetic_root: Path, tmp_path: Path) -> None:
     config = tiny_queue(
-        (dataset_spec(synthetic_root, "pneumonia"), dataset_spec(tmp_path, "missing")),
+        (
+            dataset_spec(synthetic_root, "pneumonia", external=("cardiomegaly",)),
+            dataset_spec(tmp_path, "missing"),
+            dataset_spec(synthetic_root, "cardiomegaly", train=False),
+        ),
         tmp_path / "out",
         {"standard": tiny_preset(run_eagerly=True)},
     )
@@ -102,6 +106,11 @@ async def test_live_queue_failure_log_browser_and_help(synthetic_root: Path, tmp
         assert isinstance(app.screen, ModelBrowser)
         await pilot.pause()
         assert app.screen.query_one("#models").row_count == 1
+        matrix = app.screen.query_one("#matrix", DataTable)
+        await wait_for(pilot, lambda: matrix.has_class("shown"))
+        row = [str(c) for c in matrix.get_row("pneumonia_standard")]
+        assert [str(c.label) for c in matrix.columns.values()] == ["model", "cardiomegaly", "pneumonia"]
+        assert " · n 48" in row[1] and not row[1].endswith("*") and row[2].endswith(" *")
         assert "confusion matrix" in str(app.screen.query_one("#model-info").render())
         await pilot.press("g")
         assert isinstance(app.screen, GradCAMScreen)

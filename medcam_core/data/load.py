@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from medcam_core.config import DatasetSpec
+from medcam_core.data.annotations import Box
 from medcam_core.data.decode import decode_many
 from medcam_core.data.discovery import Sample, assign_splits
 from medcam_core.data.leaks import audit
@@ -53,6 +54,7 @@ class LoadedDataset:
     notes: list[str] = field(default_factory=list)
     duplicates: int = 0
     leaks: list[str] = field(default_factory=list)
+    boxes: dict[str, tuple[Box, ...]] = field(default_factory=dict)  # path → the recipe's annotated boxes
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {name: split.counts() for name, split in self.splits.items()}
@@ -117,6 +119,7 @@ def inspect_dataset(
         found.notes,
         checked.duplicates,
         checked.leaks,
+        {str(s.path): s.boxes for s in samples if s.boxes},
     )
 
 

@@ -28,6 +28,7 @@ from sklearn.metrics import (
 from medcam_core.config import EvaluationSpec
 from medcam_core.evaluate.intervals import Estimate, auroc_estimate, proportion_estimate, wilson
 from medcam_core.outputs.metrics_schema import (
+    BootstrapInfo,
     CiMethods,
     ConfidenceIntervals,
     Evaluation,
@@ -215,6 +216,32 @@ def ci_figures(
     return ci, methods, {m: f[m].note for m in CI_METRICS if f[m].note}
 
 
+def score_split(
+    y: np.ndarray, p: np.ndarray, threshold: float, patients: Sequence[str] | None, spec: EvaluationSpec, seed: int
+) -> TestMetrics:
+    """One held-out split scored at a threshold already frozen: metrics, counts and intervals."""
+    ci, methods, notes = ci_figures(y, p, threshold, patients, spec, seed)
+    return {
+        **metrics_at(y, p, threshold),
+        "n": {"positive": int(np.sum(y == 1)), "negative": int(np.sum(y == 0))},
+        "patients": len(set(patients)) if patients is not None else len(y),
+        "ci": ci,
+        "ci_method": methods,
+        "ci_notes": notes,
+    }
+
+
+def bootstrap_info(spec: EvaluationSpec, seed: int, by_patient: bool) -> BootstrapInfo:
+    unit = "patient" if by_patient else "image"
+    return {
+        "resamples": spec.bootstrap,
+        "unit": unit,
+        "seed": seed,
+        "method": f"percentile bootstrap over {unit}s"
+        + ("" if spec.interval == "bootstrap" else '; not used for test.ci (interval = "analytic")'),
+    }
+
+
 def evaluate(
     y_val: np.ndarray,
     p_val: np.ndarray,
@@ -226,17 +253,6 @@ def evaluate(
 ) -> Evaluation:
     """The threshold chosen on validation, then the test split scored once (metrics.json's first part)."""
     threshold = choose_threshold(y_val, p_val, spec)
-    n_groups = len(set(test_patients)) if test_patients is not None else len(y_test)
-    ci, methods, notes = ci_figures(y_test, p_test, threshold, test_patients, spec, seed)
-    test: TestMetrics = {
-        **metrics_at(y_test, p_test, threshold),
-        "n": {"positive": int(np.sum(y_test == 1)), "negative": int(np.sum(y_test == 0))},
-        "patients": n_groups,
-        "ci": ci,
-        "ci_method": methods,
-        "ci_notes": notes,
-    }
-    unit = "patient" if test_patients is not None else "image"
     val = metrics_at(y_val, p_val, threshold)
     return {
         "threshold": {
@@ -245,15 +261,9 @@ def evaluate(
             "target_sensitivity": spec.target_sensitivity if spec.threshold == "sensitivity" else None,
             "chosen_on": "validation",
         },
-        "test": test,
+        "test": score_split(y_test, p_test, threshold, test_patients, spec, seed),
         "ci_level": spec.confidence,
-        "bootstrap": {
-            "resamples": spec.bootstrap,
-            "unit": unit,
-            "seed": seed,
-            "method": f"percentile bootstrap over {unit}s"
-            + ("" if spec.interval == "bootstrap" else '; not used for test.ci (interval = "analytic")'),
-        },
+        "bootstrap": bootstrap_info(spec, seed, test_patients is not None),
         "validation": {
             "note": "validation drove early stopping and the threshold; it is not a held-out estimate",
             "auroc": val["auroc"],

@@ -2,9 +2,10 @@
 
 On images whose lesion mask is known the pointing game asks whether the map's peak falls inside the
 mask, and the energy share asks how much of the map lies inside it. Which images have a mask, and
-where it lies, is the data's business: the caller passes a `MaskLookup` (for the synthetic demo data,
-`medcam_core.data.synthetic.lesion_mask`). Adebayo et al.'s sanity check re-runs Grad-CAM with the
-model's weights re-initialised: a map that barely changes (high rank correlation) explains nothing.
+where it lies, is the data's business: the caller passes a `MaskLookup`
+(`medcam_core.data.ground_truth.GroundTruth.mask_for`: annotated boxes, or the synthetic masks).
+Adebayo et al.'s sanity check re-runs Grad-CAM with the model's weights re-initialised: a map that
+barely changes (high rank correlation) explains nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from medcam_core.explain.cam import GradCAM, upsample
 from medcam_core.explain.maps import Explained, Item, model_inputs
 from medcam_core.outputs.metrics_schema import LocalisationFigures
 
-MaskLookup = Callable[[Path], Path | None]
-"""An image's lesion mask file (white = lesion), or None when the image has none."""
+MaskLookup = Callable[[Path], np.ndarray | None]
+"""An image's boolean lesion mask at any resolution, or None when the image has none."""
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -36,10 +37,9 @@ def localisation(results: list[Explained], mask_for: MaskLookup) -> Localisation
     energy-in-mask, over the results whose mask `mask_for` finds; each next to its chance level (area share)."""
     hits, near, energy, share, near_share = [], [], [], [], []
     for r in results:
-        mask_file = mask_for(r.item.path)
-        if mask_file is None or not mask_file.is_file():
+        mask = mask_for(r.item.path)
+        if mask is None or not mask.any():
             continue
-        mask = np.asarray(Image.open(mask_file).convert("L")) > 127
         grown = _dilate(mask, max(1, min(mask.shape) // 16))
         full = upsample(r.cam, *mask.shape)
         total = float(full.sum())

@@ -1,5 +1,6 @@
-"""The explain stage: Grad-CAM localisation figures on the test positives that have lesion masks,
-a weight-randomisation sanity check, and example panels for the report.
+"""The explain stage: Grad-CAM localisation figures on the test positives whose lesion is known (the
+dataset's annotated boxes, else the synthetic masks), a weight-randomisation sanity check, and
+example panels for the report.
 
 With cached features the maps start from them: the frozen layers already ran once for this dataset,
 and what follows the boundary is the model itself.
@@ -16,7 +17,7 @@ from medcam_core.outputs.metrics_schema import GradcamSummary
 
 
 def explain_job(ctx: JobContext) -> GradcamSummary:
-    from medcam_core.data.synthetic import lesion_mask
+    from medcam_core.data.ground_truth import GroundTruth
     from medcam_core.explain.cam import GradCAM, feature_layers
     from medcam_core.explain.localisation import localisation, randomisation_check
     from medcam_core.explain.maps import PLAN_LAYER, Item, explain
@@ -25,7 +26,8 @@ def explain_job(ctx: JobContext) -> GradcamSummary:
 
     model, size, work = ctx.built.model, ctx.job.preset.image_size, ctx.work
     assert work is not None
-    assert ctx.evaluation is not None
+    assert ctx.evaluation is not None and ctx.data is not None
+    truth = GroundTruth(ctx.data.boxes)
     threshold = ctx.evaluation["threshold"]["value"]
     test = [p for p in ctx.predictions if p["split"] == "test"]
     present = [i for i, p in enumerate(test) if Path(p["path"]).is_file()]  # files can vanish
@@ -50,11 +52,12 @@ def explain_job(ctx: JobContext) -> GradcamSummary:
         results = run(cam, positives, "positive")
         if layer == default:
             default_results = results
-        figures = localisation(results, lesion_mask)
+        figures = localisation(results, truth.mask_for)
         if figures["n"]:
             out["layers"][layer] = figures
     if out["layers"]:
-        out["note"] = "lesion masks of the synthetic data; chance level of the pointing game = mask_area_share"
+        out["ground_truth"] = truth.source
+        out["note"] = f"measured against {truth.source}; chance level of the pointing game = mask_area_share"
         sample = default_results[:8]
         out["randomised_weights_rank_correlation"] = randomisation_check(
             model, default, [r.item for r in sample], size, np.stack([r.cam for r in sample]), traced

@@ -15,8 +15,9 @@ from medcam_core.data.load import load_dataset
 from medcam_core.events import DatasetLoaded, ModelBuilt, Notice, StageStarted
 from medcam_core.job.context import JobContext, JobStop
 from medcam_core.job.repeats import chosen, score_repeats, summary, train_repeats
-from medcam_core.outputs.job_folder import JobFolder, model_readme, open_work, write_curves, write_predictions
+from medcam_core.outputs.job_folder import JobFolder, open_work, write_curves, write_predictions
 from medcam_core.outputs.metrics_schema import DatasetSummary, Metrics, TrainingSummary
+from medcam_core.outputs.model_readme import model_readme
 from medcam_core.serialize import dumps, write_json_atomic
 from medcam_core.vocabulary import Stage
 
@@ -233,6 +234,12 @@ def save(ctx: JobContext) -> None:
     work.readme_file.write_text(readme, encoding="utf-8")
 
 
+def external(ctx: JobContext) -> None:
+    from medcam_core.job.external_stage import validate_externally
+
+    validate_externally(ctx)
+
+
 STAGES: tuple[tuple[Stage, Callable[[JobContext], None]], ...] = (
     (Stage.LOAD, load),
     (Stage.BUILD, build),
@@ -240,4 +247,5 @@ STAGES: tuple[tuple[Stage, Callable[[JobContext], None]], ...] = (
     (Stage.EVALUATE, evaluate),
     (Stage.EXPLAIN, explain),
     (Stage.SAVE, save),
+    (Stage.EXTERNAL, external),
 )

@@ -6,6 +6,7 @@ densenet121_<dataset>_<preset>_models/
   configs/  job_config.json
   results/  metrics.json · history.csv · history.json · predictions.csv · curves.png
             roc.png · pr.png · calibration.png   (test split)
+            external/<dataset>/  metrics.json · predictions.csv · roc.png · pr.png · calibration.png
   gradcam/
   README.md
 ```
@@ -24,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medcam_core.formatting import CI_LABEL, NOT_AVAILABLE, estimate
-from medcam_core.outputs.metrics_schema import Metrics
 from medcam_core.serialize import write_atomic
 
 PARTIAL_DIR = ".partial"  # under the output root: jobs in progress, each renamed into place when whole
@@ -34,6 +33,7 @@ BACKUP_DIR = ".backup"  # Keras BackupAndRestore state inside a job's work folde
 JOB_MARKER = "job.json"  # inside a work folder: the job spec it was made for
 FOLDER_PREFIX, FOLDER_SUFFIX = "densenet121_", "_models"
 FOLDER_GLOB = f"{FOLDER_PREFIX}*{FOLDER_SUFFIX}"  # what every committed job folder's name matches
+IMPORTED_DIR = "imported"  # under the output root: one folder per model file brought in by `evaluate`
 COMPARISONS_CSV = "comparisons.csv"  # under the output root: paired tests between the presets of a dataset
 COMPARISONS_JSON = "comparisons.json"
 PREDICTION_COLUMNS = ["split", "path", "patient", "label", "probability"]
@@ -66,6 +66,7 @@ class JobFolder:
     ROC: ClassVar[str] = f"{RESULTS}/roc.png"
     PR: ClassVar[str] = f"{RESULTS}/pr.png"
     CALIBRATION: ClassVar[str] = f"{RESULTS}/calibration.png"
+    EXTERNAL: ClassVar[str] = f"{RESULTS}/external"  # one ExternalFolder per dataset the model was validated on
     README: ClassVar[str] = "README.md"
     BACKUP: ClassVar[str] = BACKUP_DIR
     REPEATS: ClassVar[str] = ".repeats"  # the other seeds' work folders of a job with `repeats`
@@ -186,6 +187,21 @@ class JobFolder:
     def marker_file(self) -> Path:
         return self.root / self.MARKER
 
+    @property
+    def external_dir(self) -> Path:
+        return self.root / self.EXTERNAL
+
+    def external(self, dataset: str) -> ExternalFolder:
+        """Where the validation of this job's model on another dataset `dataset` lies."""
+        return ExternalFolder(self.external_dir / dataset)
+
+    def externals(self) -> list[ExternalFolder]:
+        """The external validations written so far, by dataset name."""
+        if not self.external_dir.is_dir():
+            return []
+        folders = (ExternalFolder(p) for p in sorted(self.external_dir.iterdir()))
+        return [f for f in folders if f.metrics_file.is_file()]
+
     def has_model(self) -> bool:
         """Whether the job is finished: its folder holds its model."""
         return self.model_file.is_file()
@@ -194,6 +210,56 @@ class JobFolder:
         """The four sub-folders, made if missing."""
         for folder in (self.models_dir, self.configs_dir, self.results_dir, self.gradcam_dir):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class ExternalFolder:
+    """`<job>/results/external/<dataset>/`: a model scored on a dataset it was not trained on, laid out
+    like a job's own test results so the same pictures and readers serve both."""
+
+    root: Path
+
+    METRICS: ClassVar[str] = "metrics.json"
+    PREDICTIONS: ClassVar[str] = "predictions.csv"
+    ROC: ClassVar[str] = "roc.png"
+    PR: ClassVar[str] = "pr.png"
+    CALIBRATION: ClassVar[str] = "calibration.png"
+
+    @property
+    def dataset(self) -> str:
+        return self.root.name
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.root / self.METRICS
+
+    @property
+    def predictions_file(self) -> Path:
+        return self.root / self.PREDICTIONS
+
+    @property
+    def roc_file(self) -> Path:
+        return self.root / self.ROC
+
+    @property
+    def pr_file(self) -> Path:
+        return self.root / self.PR
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.root / self.CALIBRATION
+
+
+def model_folders(output: Path) -> list[Path]:
+    """Every model folder under an output root: the queue's finished jobs, then the imported models."""
+    output = Path(output)
+    imported = output / IMPORTED_DIR
+    extra = sorted(p for p in imported.iterdir() if p.is_dir()) if imported.is_dir() else []
+    return sorted(output.glob(FOLDER_GLOB)) + extra
 
 
 def job_id_of(folder_name: str) -> str:
@@ -280,57 +346,3 @@ def write_curves(path: Path, history: dict[str, list[float | None]], title: str)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def model_readme(job_id: str, dataset_title: str, preset: dict[str, Any], metrics: Metrics, folder: str) -> str:
-    test = metrics["test"]
-    thr = metrics["threshold"]["value"]
-    ci = test.get("ci", {}).get("auroc")
-    auroc = estimate(test.get("auroc"), ci, missing=NOT_AVAILABLE, parens=True, label=CI_LABEL)
-    size = preset["image_size"]
-    return f"""# DenseNet121 — {dataset_title} — `{preset["name"]}` preset
-
-Binary classifier trained by medcam-tui (job `{job_id}`). For research use only: it has not been
-validated for clinical use and must not be used to make decisions about patients.
-
-Held-out test split: AUROC {auroc}, n = {test["n"]["positive"]} positive /
-{test["n"]["negative"]} negative. Full figures: `{JobFolder.METRICS}`; the test ROC with its operating
-point, precision–recall and reliability diagram: `{JobFolder.ROC}`, `{JobFolder.PR}`, `{JobFolder.CALIBRATION}`.
-
-## Load it
-
-```python
-import keras
-model = keras.saving.load_model("{folder}/{JobFolder.MODEL}", safe_mode=True)
-```
-
-`{JobFolder.MODEL_H5}` (legacy HDF5) and `{JobFolder.WEIGHTS}` (weights only, for the same
-architecture) hold the same weights; `{JobFolder.CHECKPOINT}` is the best validation
-epoch as saved during training.
-
-## Preprocessing (must match training)
-
-1. Decode to 8-bit grayscale (16-bit images stretched min..max), resize to {size}×{size}.
-2. Repeat the gray channel 3×.
-3. `keras.applications.densenet.preprocess_input` (ImageNet mean/std on 0–255 input).
-
-```python
-import numpy as np
-from medcam_core.data.decode import decode   # the exact decoder used in training
-gray = decode(path, {size}).astype("float32")
-x = keras.applications.densenet.preprocess_input(np.repeat(gray[None, ..., None], 3, axis=-1))
-probability = float(model.predict(x, verbose=0)[0, 0])
-positive = probability >= {thr:.6f}
-```
-
-## Decision threshold
-
-{thr:.6f}, chosen on the validation split by `{metrics["threshold"]["method"]}` before the test split was
-scored.
-
-## Grad-CAM
-
-Use the last 4-D feature map, layer `relu` (1024 channels), and differentiate the logit (the
-`prediction` layer's pre-sigmoid value), not the probability. The plan's `conv5_block16_2_conv`
-(32 channels) is also available by name.
-"""

@@ -146,6 +146,7 @@ class _GradcamRequired(TypedDict):
 
 
 class GradcamSummary(_GradcamRequired, total=False):
+    ground_truth: str  # present with `layers`: data.ground_truth.Annotation, what the figures were measured on
     note: str  # present with `layers`
     randomised_weights_rank_correlation: float | None  # present with `layers`
 
@@ -200,3 +201,25 @@ class JobSummary(TypedDict):
     auroc_ci: Interval | None
     threshold: float
     best_epoch: int | None
+
+
+class ExternalThreshold(TypedDict):
+    value: float
+    source: str  # in words: "validation split of <dataset>", "--threshold", "default 0.5 (no threshold in the file)"
+
+
+class ExternalMetrics(TypedDict):
+    """`results/external/<dataset>/metrics.json`: a model scored on a dataset it never trained on."""
+
+    model: str  # the job id, or the imported model file's path
+    imported: bool
+    dataset: str
+    recipe: str
+    path: str
+    split: str  # "all" (every image of the dataset) or "test" (its test split only)
+    threshold: ExternalThreshold
+    test: TestMetrics  # named as a job's own test split, so the same readers show both
+    ci_level: float
+    bootstrap: BootstrapInfo
+    skipped: int  # files of the dataset left out when it was read
+    seconds: float

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from medcam_core.outputs.job_folder import JobFolder
-from medcam_core.outputs.metrics_schema import Metrics
+from medcam_core.outputs.job_folder import ExternalFolder, JobFolder
+from medcam_core.outputs.metrics_schema import ExternalMetrics, Metrics
 
 TEST_SPLIT = "test"
 CALIBRATION_BINS = 10
@@ -241,9 +241,15 @@ def write_calibration(path: Path, scores: Scores, title: str, bins: int = CALIBR
     return ece, brier
 
 
-def write_pictures(folder: JobFolder, rows: Sequence[dict[str, Any]], metrics: Metrics, title: str) -> PictureSummary:
-    """The three pictures of the test rows into `folder`'s results/; ROC and PR need both classes."""
-    scores = split_scores(rows)
+def write_pictures(
+    folder: JobFolder | ExternalFolder,
+    rows: Sequence[dict[str, Any]],
+    metrics: Metrics | ExternalMetrics,
+    title: str,
+    split: str = TEST_SPLIT,
+) -> PictureSummary:
+    """The three pictures of the rows of `split` into `folder`'s results; ROC and PR need both classes."""
+    scores = split_scores(rows, split)
     written: list[Path] = []
     if not len(scores.labels):
         return PictureSummary(written, None, None, CALIBRATION_BINS, "")

@@ -22,7 +22,16 @@ from typing import Any
 from medcam_core.formatting import CI_LABEL, MISSING, NOT_AVAILABLE, duration, estimate, number
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
 from medcam_core.outputs import comparisons as compare
-from medcam_core.outputs.job_folder import COMPARISONS_CSV, COMPARISONS_JSON, FOLDER_GLOB, JobFolder, job_id_of
+from medcam_core.outputs import external
+from medcam_core.outputs.external import cross_dataset_matrix
+from medcam_core.outputs.job_folder import (
+    COMPARISONS_CSV,
+    COMPARISONS_JSON,
+    FOLDER_GLOB,
+    JobFolder,
+    job_id_of,
+    model_folders,
+)
 from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.outputs.seeds import seed_spread
 from medcam_core.serialize import write_atomic
@@ -41,36 +50,25 @@ RESEARCH_USE = (
     "use, and no figure here supports using one to make decisions about patients. Test splits are small; "
     "read every number with its 95 % confidence interval."
 )
+CI_COLUMNS = [
+    f"{m}{part}" for m in ("auroc", "sensitivity", "specificity", "accuracy") for part in ("", "_ci_low", "_ci_high")
+]
 CSV_COLUMNS = [
-    "job",
-    "dataset",
-    "preset",
-    "status",
-    "stage",
-    "error",
-    "auroc",
-    "auroc_ci_low",
-    "auroc_ci_high",
-    "sensitivity",
-    "sensitivity_ci_low",
-    "sensitivity_ci_high",
-    "specificity",
-    "specificity_ci_low",
-    "specificity_ci_high",
-    "accuracy",
-    "accuracy_ci_low",
-    "accuracy_ci_high",
-    "precision",
-    "f1",
-    "auprc",
-    "brier",
-    "threshold",
-    "test_positive",
-    "test_negative",
-    "test_patients",
-    "epochs_run",
-    "best_epoch",
-    "seconds",
+    *["job", "dataset", "preset", "status", "stage", "error"],
+    *CI_COLUMNS,
+    *[
+        "precision",
+        "f1",
+        "auprc",
+        "brier",
+        "threshold",
+        "test_positive",
+        "test_negative",
+        "test_patients",
+        "epochs_run",
+        "best_epoch",
+        "seconds",
+    ],
 ]
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
@@ -199,9 +197,10 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     ]
     lines += seed_spread(m)
     gradcam = m.get("gradcam", {}).get("layers", {})
+    truth = md(m.get("gradcam", {}).get("ground_truth", "masks"))
     for layer, figures in gradcam.items():
         lines.append(
-            f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with masks): pointing game "
+            f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with {truth}): pointing game "
             f"{fmt(figures.get('pointing_game'), 2)} (chance {fmt(figures.get('mask_area_share'), 3)}), within "
             f"1/16 of the side {fmt(figures.get('pointing_game_tolerant'), 2)} (chance "
             f"{fmt(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
@@ -328,6 +327,7 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
             "",
         ]
     lines += compare.section(compare.compare_queue(output) if found is None else found, md)
+    lines += external.section(cross_dataset_matrix(model_folders(output)), md)
     lines += ["## Summary statistics", "", *_summary(rows), "", "## All jobs", "", *_results_table(rows), ""]
     lines += [
         "## Artifact locations",

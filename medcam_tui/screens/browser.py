@@ -1,5 +1,6 @@
-"""Finished models: test metrics in a table; for the selected one, its test ROC (read from
-predictions.csv in a thread worker), its training curves, config and files."""
+"""Finished models: test metrics in a table; the train × test matrix of their external validations
+(read in a thread worker); for the selected one, its test ROC (read from predictions.csv in a thread
+worker), its training curves, config and files."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from medcam_core.formatting import estimate, number
+from medcam_core.outputs.external import CrossDatasetMatrix, cell_text, cross_dataset_matrix
 from medcam_core.outputs.job_folder import JobFolder, read_predictions
 from medcam_core.outputs.pictures import RocCurve, roc_of
 from medcam_core.outputs.results import JobResults, load_job_results
@@ -33,6 +35,8 @@ class ModelBrowser(Screen[None]):
     DEFAULT_CSS = """
     ModelBrowser #models-side { width: 1fr; }
     ModelBrowser #models { height: auto; max-height: 50%; }
+    ModelBrowser #matrix { height: auto; max-height: 30%; display: none; }
+    ModelBrowser #matrix.shown { display: block; }
     """
     BINDINGS = [
         Binding("escape,b", "close", "Back", id="browser-back", tooltip="Back to the queue"),
@@ -50,6 +54,7 @@ class ModelBrowser(Screen[None]):
         with Horizontal():
             with Vertical(id="models-side"):
                 yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="matrix", cursor_type="none", zebra_stripes=True)
                 yield PlotextPlot(id="plot-roc")
             with Vertical(id="model-detail"):
                 yield PlotextPlot(id="plot-loss")
@@ -79,6 +84,7 @@ class ModelBrowser(Screen[None]):
                 f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}",
                 key=job_id,
             )
+        self.load_matrix(list(self.folders.values()))
         if not self.folders:
             self.query_one("#model-info", Static).update("No finished model yet.")
             self.query_one("#plot-roc", PlotextPlot).plt.title("ROC: no finished model yet")
@@ -94,6 +100,27 @@ class ModelBrowser(Screen[None]):
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @work(thread=True, exclusive=True, group="browser-matrix", exit_on_error=False)
+    def load_matrix(self, folders: list[Path]) -> None:
+        """Off the UI thread: every model's own test AUROC and its external validations."""
+        matrix = cross_dataset_matrix(folders)
+        self.app.call_from_thread(self._show_matrix, matrix)
+
+    def _show_matrix(self, matrix: CrossDatasetMatrix) -> None:
+        """Rows: models; columns: datasets scored; `*` marks a model's own test split."""
+        if not matrix or not self.is_attached:
+            return
+        table = self.query_one("#matrix", DataTable)
+        table.border_title = "AUROC by test dataset (* own test split; others: external validation)"
+        table.add_column("model", key="model")
+        for dataset in matrix.datasets:
+            table.add_column(printable(dataset), key=dataset)
+        for model in matrix.models:
+            cells = [matrix.cells.get((model, d)) for d in matrix.datasets]
+            shown = [cell_text(c) + (" *" if c is not None and c.own else "") for c in cells]
+            table.add_row(printable(model), *shown, key=model)
+        table.add_class("shown")
 
     def show(self, res: JobResults) -> None:
         for plot_id, metric in (("#plot-loss", "loss"), ("#plot-acc", "accuracy")):
@@ -194,7 +221,7 @@ class ModelBrowser(Screen[None]):
         gradcam = m.get("gradcam")
         if gradcam:
             lines.append("")
-            lines.append("Grad-CAM localisation (synthetic masks):")
+            lines.append(f"Grad-CAM localisation (against {gradcam.get('ground_truth', 'masks')}):")
             for layer, figures in gradcam.get("layers", {}).items():
                 lines.append(
                     f"  {layer}: pointing game {number(figures.get('pointing_game'))}, "

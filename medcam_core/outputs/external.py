@@ -1,0 +1,125 @@
+"""External validations on disk: writing one, reading them back, and the train × test matrix that
+the report and the model browser show (rows: models, columns: datasets, the diagonal being each
+model's own test split)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from medcam_core.formatting import estimate
+from medcam_core.outputs.job_folder import ExternalFolder, JobFolder, write_predictions
+from medcam_core.outputs.metrics_schema import ExternalMetrics
+from medcam_core.outputs.pictures import write_pictures
+from medcam_core.serialize import write_json_atomic
+
+
+def write_external(
+    folder: ExternalFolder, metrics: ExternalMetrics, rows: list[dict[str, Any]], title: str, split: str
+) -> None:
+    """Predictions, pictures, then metrics.json last: a folder counts as written once that file exists."""
+    folder.root.mkdir(parents=True, exist_ok=True)
+    write_predictions(folder.predictions_file, rows)
+    write_pictures(folder, rows, metrics, title, split=split)
+    write_json_atomic(folder.metrics_file, metrics)
+
+
+def read_external(folder: ExternalFolder) -> ExternalMetrics | None:
+    """metrics.json of one external validation, or None when it cannot be read."""
+    try:
+        data = json.loads(folder.metrics_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cast(ExternalMetrics, data) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model on one dataset: AUROC with its interval, and how many images it rests on."""
+
+    auroc: float | None
+    bounds: tuple[float, float] | None
+    images: int
+    own: bool  # the model's own test split (the diagonal), not an external validation
+
+
+@dataclass
+class CrossDatasetMatrix:
+    models: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return any(not cell.own for cell in self.cells.values())
+
+
+def _cell(test: dict[str, Any], own: bool) -> Cell:
+    bounds = test.get("ci", {}).get("auroc")
+    n = test.get("n", {})
+    return Cell(
+        test.get("auroc"),
+        (float(bounds[0]), float(bounds[1])) if bounds else None,
+        int(n.get("positive", 0)) + int(n.get("negative", 0)),
+        own,
+    )
+
+
+def cross_dataset_matrix(folders: Sequence[Path]) -> CrossDatasetMatrix:
+    """The matrix of the job folders (trained or imported) under an output root; own test splits from
+    each job's metrics.json and config, the rest from its external validations."""
+    matrix = CrossDatasetMatrix()
+    for root in folders:
+        job = JobFolder(root)
+        externals = [(f.dataset, read_external(f)) for f in job.externals()]
+        model, own = job.name, None
+        try:
+            metrics = json.loads(job.metrics_file.read_text(encoding="utf-8"))
+            config = json.loads(job.config_file.read_text(encoding="utf-8"))
+            model, own = str(metrics["job"]), str(config["dataset"]["name"])
+            matrix.cells[(model, own)] = _cell(metrics.get("test", {}), own=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        for dataset, external in externals:
+            if external is not None:
+                model = external.get("model", model) if own is None else model
+                matrix.cells[(model, dataset)] = _cell(cast(dict[str, Any], external.get("test", {})), own=False)
+        if any(m == model for m, _ in matrix.cells) and model not in matrix.models:
+            matrix.models.append(model)
+    matrix.datasets = sorted({d for _, d in matrix.cells})
+    return matrix
+
+
+def cell_text(cell: Cell | None) -> str:
+    """`0.912 [0.850–0.960] · n 40`, or "" for a model never scored on that dataset."""
+    if cell is None:
+        return ""
+    return f"{estimate(cell.auroc, cell.bounds)} · n {cell.images}"
+
+
+def section(matrix: CrossDatasetMatrix, escape: Callable[[object], str] = str) -> list[str]:
+    """The report's external-validation section (Markdown lines); nothing when no model was validated elsewhere."""
+    if not matrix:
+        return []
+    lines = [
+        "## Does a model hold up on other datasets (external validation)",
+        "",
+        "Rows: models; columns: the dataset scored. Each cell is the test AUROC with its interval and the "
+        "number of images. **Bold** cells are a model's own held-out test split; the others score every "
+        "image of another dataset at the threshold frozen on the model's own validation split. A drop off the "
+        "diagonal is what the change of site or population costs; these are research figures, not evidence of "
+        "clinical readiness. Each external validation is in `<job>/" + JobFolder.EXTERNAL + "/<dataset>/`.",
+        "",
+        "| model | " + " | ".join(escape(d) for d in matrix.datasets) + " |",
+        "|---|" + "---|" * len(matrix.datasets),
+    ]
+    for model in matrix.models:
+        cells = []
+        for dataset in matrix.datasets:
+            cell = matrix.cells.get((model, dataset))
+            text = cell_text(cell)
+            cells.append(f"**{text}**" if cell is not None and cell.own else text)
+        lines.append(f"| {escape(model)} | " + " | ".join(cells) + " |")
+    return lines + [""]
