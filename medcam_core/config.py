@@ -24,6 +24,7 @@ from medcam_core.config_rules import (
     weights_file,
 )
 from medcam_core.errors import ConfigError, MedcamError
+from medcam_core.vocabulary import Labeler, Uncertain, View, views_from
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,6 +89,9 @@ class DatasetSpec:
     body_parts: tuple[str, ...] = ()
     external: tuple[str, ...] = ()  # other datasets of the config every job of this one is validated on
     train: bool = True  # false: an external validation set only, never trained on
+    uncertain: Uncertain = Uncertain.IGNORE  # finding-table recipes: what a −1 of a chosen finding becomes
+    views: tuple[View, ...] = (View.FRONTAL,)
+    labeler: Labeler = Labeler.CHEXPERT  # mimic-cxr-jpg: which label file
 
     @property
     def label(self) -> str:
@@ -256,6 +260,11 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
             values[key] = tuple(values.get(key, ()))
         if "split" in values:
             values["split"] = tuple(float(x) for x in values["split"])
+        for key, kind in (("uncertain", Uncertain), ("labeler", Labeler)):
+            if key in values:
+                values[key] = kind(values[key])
+        if "views" in values:
+            values["views"] = views_from(values["views"])
         datasets.append(DatasetSpec(**values))
     names = [d.name for d in datasets]
     for i, name in enumerate(names):

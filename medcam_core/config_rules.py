@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from medcam_core.data.recipe_catalog import RECIPE_KEYS, RECIPES
 from medcam_core.errors import ConfigError
+from medcam_core.vocabulary import Labeler, Uncertain, View
 
 WEIGHTS_EXPECTED = '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)'
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -79,6 +81,14 @@ def _names(v: Any) -> bool:
     return isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) and s for s in v)
 
 
+def _one_of(kind: type[Enum]) -> Check:
+    return lambda v: isinstance(v, str) and v in {member.value for member in kind}
+
+
+def _views(v: Any) -> bool:
+    return _one_of(View)(v) or (_names(v) and all(_one_of(View)(s) for s in v))
+
+
 _str_list = (_names, 'a non-empty list of class names (folders, findings or label values), e.g. ["PNEUMONIA"]')
 _column = (lambda v: isinstance(v, str) and v != "", "a column name of the CSV header")
 
@@ -113,6 +123,13 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
     "patient_column": _column,
     "split_column": _column,
     "body_parts": (_names, 'a non-empty list of MURA body parts, e.g. ["forearm", "humerus"]'),
+    "uncertain": (
+        _one_of(Uncertain),
+        '"ignore" (leave out images uncertain (-1) for the chosen findings), "ones" (count them positive) '
+        'or "zeros" (count them negative)',
+    ),
+    "views": (_views, '"frontal", "lateral", "all", or a list of them, e.g. ["frontal"]'),
+    "labeler": (_one_of(Labeler), '"chexpert" or "negbio" (which MIMIC-CXR label file is read)'),
 }
 DATASET_REQUIRED = ("name", "path")
 

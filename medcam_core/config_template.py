@@ -49,6 +49,12 @@ confidence = 0.95
 #   folder            one sub-folder per class, optionally inside train/ val/ test/ (needs `positive`)
 #   csv               a table: `table`, `path_column`, `label_column`, optional `patient_column`, `split_column`
 #   kermany, nih-cardiomegaly, mura, knee-kl, osteoporosis: see the comments below
+#   chexpert          CheXpert-v1.0-small/ (or CheXpert-v1.0/): train.csv, valid.csv (the test split)
+#   mimic-cxr-jpg     files/pXX/pSUBJECT/sSTUDY/*.jpg with mimic-cxr-2.0.0-{chexpert,split,metadata}.csv.gz
+#                     both: positive = ["Cardiomegaly"] (finding columns), optional negative = ["No Finding"],
+#                     uncertain = "ignore" | "ones" | "zeros" (what a -1 label becomes; "ignore" leaves it out),
+#                     views = ["frontal"] | ["lateral"] | "all"; mimic-cxr-jpg also labeler = "chexpert" | "negbio"
+#   rsna-pneumonia    stage_2_train_labels.csv + stage_2_train_images/*.dcm; Target 1 is positive, boxes kept
 # An official test split is kept as is; missing splits are carved from train, grouped by patient.
 # `positive` classes are label 1; `negative` (default: every other class) label 0.
 # A patient or an identical image on both sides of a split stops the job; `leaks = "drop"` drops it

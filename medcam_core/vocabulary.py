@@ -52,3 +52,33 @@ def better(monitor: str, value: float, than: float | None) -> bool:
     if than is None:
         return True
     return value < than if lower_is_better(monitor) else value > than
+
+
+class Uncertain(TextEnum):
+    """What a CheXpert-style −1 (uncertain) label of a chosen finding becomes: a stated choice, as
+    U-Ignore, U-Ones and U-Zeros change results per finding."""
+
+    IGNORE = "ignore"  # the image is left out
+    ONES = "ones"  # counted positive
+    ZEROS = "zeros"  # counted as if not mentioned
+
+
+class View(TextEnum):
+    """Which projections a chest X-ray recipe keeps; ALL keeps every image, whatever its view says."""
+
+    FRONTAL = "frontal"
+    LATERAL = "lateral"
+    ALL = "all"
+
+
+def views_from(value: str | list[str]) -> tuple[View, ...]:
+    """`"frontal"`, `["frontal", "lateral"]` or `"all"` as the views kept, in a fixed order; ALL absorbs the rest."""
+    chosen = {View(v) for v in ([value] if isinstance(value, str) else value)}
+    return (View.ALL,) if View.ALL in chosen else tuple(v for v in View if v in chosen)
+
+
+class Labeler(TextEnum):
+    """Which of MIMIC-CXR's two label files a recipe reads: the CheXpert labeler's or NegBio's."""
+
+    CHEXPERT = "chexpert"
+    NEGBIO = "negbio"

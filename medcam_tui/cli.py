@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--negative", nargs="+", metavar="CLASS", help="classes that are label 0 (default: the rest)")
     check.add_argument("--table", metavar="CSV", help="csv recipe: the table, relative to PATH")
     check.add_argument("--body-parts", nargs="+", metavar="PART", help="mura recipe: e.g. forearm humerus")
+    check.add_argument(
+        "--uncertain",
+        metavar="{ignore,ones,zeros}",
+        help="chexpert, mimic-cxr-jpg: a -1 of a chosen finding: leave the image out (default), positive, negative",
+    )
+    check.add_argument(
+        "--views", nargs="+", metavar="VIEW", help="chexpert, mimic-cxr-jpg: frontal (default), lateral or all"
+    )
     check.add_argument("--max-per-class", type=int, help="images per class and split to check (default 500)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
@@ -138,6 +146,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from medcam_tui.data_command import data_check_command
 
         described = (args.recipe, args.positive, args.negative, args.table, args.body_parts, args.max_per_class)
+        described += (args.uncertain, args.views)
         if args.path is None and any(v is not None for v in described):
             build_parser().error("--recipe, the class options and --max-per-class describe a PATH; give one")
         options = {
@@ -146,6 +155,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             "table": args.table,
             "body_parts": args.body_parts,
             "max_per_class": args.max_per_class,
+            "uncertain": args.uncertain,
+            "views": args.views,
         }
         return data_check_command(args.path, args.recipe, options, args.config, args.json)
     if args.command == "gradcam":

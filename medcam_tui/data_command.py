@@ -27,7 +27,14 @@ from medcam_tui.commands import error, resolve_config
 from medcam_tui.exit_codes import EXIT_CONFIG
 
 SHOWN = 5
-FLAGS = {"positive": "--positive", "negative": "--negative", "table": "--table", "body_parts": "--body-parts"}
+FLAGS = {
+    "positive": "--positive",
+    "negative": "--negative",
+    "table": "--table",
+    "body_parts": "--body-parts",
+    "uncertain": "--uncertain",
+    "views": "--views",
+}
 
 
 def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec:
@@ -45,7 +52,11 @@ def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec
         raise ConfigError("data check", FLAGS["table"], problem)
     name = re.sub(r"[^A-Za-z0-9_-]", "-", path.resolve().name).strip("-_") or "dataset"
     table = {"name": name[:64], "path": str(path), "recipe": recipe, **given}
-    return parse_config({"datasets": [table]}, file="data check").datasets[0]
+    try:
+        return parse_config({"datasets": [table]}, file="data check").datasets[0]
+    except ConfigError as exc:  # name the flag, not the config key it became
+        key = exc.key.removeprefix("datasets[0].")
+        raise (ConfigError("data check", FLAGS[key], exc.expected) if key in FLAGS else exc) from None
 
 
 def data_check_command(

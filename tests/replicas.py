@@ -3,6 +3,7 @@ synthetic pixels (every file distinct, so duplicates and leaks appear only where
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from pathlib import Path
 
@@ -150,3 +151,159 @@ def csv_dataset(root: Path) -> Path:
     rows += ["img/missing.png,1,pt92,\n", "../outside.png,0,pt93,\n"]
     (base / "labels.csv").write_text("".join(rows))
     return base
+
+
+CHEXPERT_FINDINGS = (
+    "No Finding,Enlarged Cardiomediastinum,Cardiomegaly,Lung Opacity,Lung Lesion,Edema,Consolidation,"
+    "Pneumonia,Atelectasis,Pneumothorax,Pleural Effusion,Pleural Other,Fracture,Support Devices"
+)
+CHEXPERT_TRAIN = [  # (patient, study, view, Cardiomegaly, No Finding, Edema) as the cells read
+    *[(n, 1, "Frontal", "1.0", "", "") for n in range(1, 7)],
+    (2, 2, "Frontal", "1.0", "", "0.0"),
+    (1, 1, "Lateral", "1.0", "", ""),
+    *[(n, 1, "Frontal", "-1.0", "", "") for n in range(7, 10)],
+    (7, 1, "Lateral", "-1.0", "", ""),
+    *[(n, 1, "Frontal", "0.0", "1.0", "") for n in range(10, 13)],
+    (10, 1, "Lateral", "0.0", "1.0", ""),
+    *[(n, 1, "Frontal", "", "1.0", "") for n in range(13, 16)],
+    *[(n, 1, "Frontal", "", "", "1.0") for n in range(16, 19)],
+    (19, 1, "Frontal", "0.0", "", "-1.0"),
+]
+CHEXPERT_VALID = [  # valid.csv holds 1.0 / 0.0 only
+    *[(n, 1, "Frontal", "1.0", "0.0", "0.0") for n in range(64541, 64544)],
+    (64541, 1, "Lateral", "1.0", "0.0", "0.0"),
+    *[(n, 1, "Frontal", "0.0", "1.0", "0.0") for n in range(64544, 64548)],
+    (64548, 1, "Frontal", "0.0", "0.0", "1.0"),
+]
+
+
+def chexpert_row(release: str, split: str, row: tuple[int, int, str, str, str, str]) -> str:
+    patient, study, view, cardiomegaly, no_finding, edema = row
+    path = f"{release}/{split}/patient{patient:05d}/study{study}/view{1 + (view == 'Lateral')}_{view.lower()}.jpg"
+    cells = {"No Finding": no_finding, "Cardiomegaly": cardiomegaly, "Edema": edema}
+    findings = ",".join(cells.get(name, "") for name in CHEXPERT_FINDINGS.split(","))
+    projection = "AP" if view == "Frontal" else ""
+    return f"{path},Female,68,{view},{projection},{findings}\n"
+
+
+def chexpert(root: Path, small: bool = True) -> Path:
+    """CheXpert-v1.0-small/ (or the full-size CheXpert-v1.0/) with train.csv and valid.csv as shipped."""
+    release = "CheXpert-v1.0-small" if small else "CheXpert-v1.0"
+    for name, split, rows in (("train.csv", "train", CHEXPERT_TRAIN), ("valid.csv", "valid", CHEXPERT_VALID)):
+        lines = [f"Path,Sex,Age,Frontal/Lateral,AP/PA,{CHEXPERT_FINDINGS}\n"]
+        for row in rows:
+            lines.append(chexpert_row(release, split, row))
+            image(root / lines[-1].split(",")[0], fmt="JPEG")
+        (root / release / name).write_text("".join(lines))
+    return root / release
+
+
+def dicom(path: Path, patient_id: str, size: int = 24) -> Path:
+    """A distinct 8-bit MONOCHROME2 radiograph, as RSNA ships them (PatientID = the file's name)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # secondary capture, as in the challenge
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.PatientID, ds.Modality = patient_id, "CR"
+    ds.Rows = ds.Columns = size
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.random.default_rng(next(_counter)).integers(0, 256, (size, size), dtype=np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+RSNA_BOXES = {  # positive patient → boxes (x, y, width, height); 8 positives with 12 boxes
+    "0004cfab-14fd-4e49-80ba-63a80b6bddd6": [(264.0, 152.0, 213.0, 379.0), (562.0, 152.0, 256.0, 453.0)],
+    "00436515-870c-4b36-a041-de91049b9ab4": [(316.0, 318.0, 170.0, 478.0)],
+    "00704310-78a8-4b38-8475-49f4573b2dbb": [(323.0, 577.0, 160.0, 104.0), (695.0, 575.0, 162.0, 137.0)],
+    "00aecb01-a116-45a2-956c-08d2fa55433f": [(288.0, 322.0, 94.0, 135.0), (547.0, 299.0, 119.0, 165.0)],
+    "00c0b293-48e7-4e16-ac76-9269ba535a62": [(306.0, 544.0, 168.0, 244.0)],
+    "00f08de1-517e-4652-a04f-d1dc9ee48593": [(181.0, 184.0, 206.0, 506.0), (571.0, 275.0, 230.0, 476.0)],
+    "010ccb9f-6d46-4380-af11-84f87397a1b8": [(652.0, 437.0, 161.0, 229.0)],
+    "012a5620-d082-4bb8-9b3b-e72d8938000c": [(133.0, 613.0, 275.0, 275.0)],
+}
+RSNA_NEGATIVES = [f"{k:08x}-0000-4000-8000-{k:012x}" for k in range(1, 17)]
+
+
+def rsna(root: Path) -> Path:
+    """stage_2_train_labels.csv (a row per box), stage_2_train_images/*.dcm and an unlabelled stage_2_test_images/."""
+    base = root / "rsna-pneumonia-detection-challenge"
+    lines = ["patientId,x,y,width,height,Target\n"]
+    for patient, boxes in RSNA_BOXES.items():
+        lines += [f"{patient},{x},{y},{w},{h},1\n" for x, y, w, h in boxes]
+        dicom(base / "stage_2_train_images" / f"{patient}.dcm", patient)
+    for patient in RSNA_NEGATIVES:
+        lines.append(f"{patient},,,,,0\n")
+        dicom(base / "stage_2_train_images" / f"{patient}.dcm", patient)
+    dicom(base / "stage_2_test_images" / "ffffffff-0000-4000-8000-000000000000.dcm", "unlabelled")
+    (base / "stage_2_train_labels.csv").write_text("".join(lines))
+    return base
+
+
+MIMIC_FINDINGS = (
+    "Atelectasis,Cardiomegaly,Consolidation,Edema,Enlarged Cardiomediastinum,Fracture,Lung Lesion,"
+    "Lung Opacity,No Finding,Pleural Effusion,Pleural Other,Pneumonia,Pneumothorax,Support Devices"
+)
+MIMIC_SUBJECTS = {  # subject n → (split, Cardiomegaly, No Finding, Edema, views of its images)
+    1: ("train", "1.0", "", "", ("PA", "LATERAL")),
+    2: ("train", "1.0", "", "", ("PA", "LATERAL")),
+    3: ("validate", "1.0", "", "", ("PA", "LATERAL")),
+    4: ("test", "1.0", "", "", ("PA", "LATERAL")),
+    5: ("train", "-1.0", "", "", ("PA", "LATERAL")),  # NegBio says 1.0
+    6: ("train", "-1.0", "", "", ("PA", "LATERAL")),
+    7: ("train", "", "1.0", "", ("PA", "LATERAL")),
+    8: ("train", "", "1.0", "", ("AP",)),
+    9: ("train", "", "1.0", "", ("PA", "LL")),
+    10: ("validate", "", "1.0", "", ("PA",)),
+    11: ("test", "", "1.0", "", ("PA",)),
+    12: ("train", "", "1.0", "", ("PA",)),
+    13: ("test", "0.0", "", "1.0", ("PA",)),
+    14: ("train", "0.0", "", "1.0", ("PA",)),
+    15: ("train", None, "", "", ("PA",)),  # its study has no label row
+    16: ("train", "1.0", "", "", ("AP AXIAL", "")),
+}
+MIMIC_ABSENT = 3  # this subject's second study (a PA, Cardiomegaly 1.0) is listed but was never downloaded
+
+
+def mimic_ids(n: int, k: int, v: int = 0) -> tuple[str, str, str]:
+    """(subject_id, study_id, dicom_id) of subject n's study k, image v, shaped like MIMIC's."""
+    return f"{10_000_000 + n}", f"{50_000_000 + 10 * n + k}", f"{n:08x}-{k:08x}-{v:08x}-0d4f6e7a-9b8c7d6e"
+
+
+def mimic_cxr_jpg(root: Path) -> Path:
+    """mimic-cxr-jpg/2.0.0/ with files/ and the four gzipped tables (chexpert, negbio, metadata, split)."""
+    base = root / "mimic-cxr-jpg" / "2.0.0"
+    header = f"subject_id,study_id,{MIMIC_FINDINGS}\n"
+    tables = {
+        "chexpert": [header],
+        "negbio": [header],
+        "metadata": ["dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition,Rows,Columns\n"],
+        "split": ["dicom_id,study_id,subject_id,split\n"],
+    }
+    studies = [(n, 1, *row) for n, row in MIMIC_SUBJECTS.items()]
+    studies.append((MIMIC_ABSENT, 2, "validate", "1.0", "", "", ("PA",)))
+    for n, k, split, cardiomegaly, no_finding, edema, views in studies:
+        subject, study, _ = mimic_ids(n, k)
+        for labeler in ("chexpert", "negbio") if cardiomegaly is not None else ():
+            cells = {"Cardiomegaly": "1.0" if (labeler, n) == ("negbio", 5) else cardiomegaly}
+            cells.update({"No Finding": no_finding, "Edema": edema})
+            findings = ",".join(cells.get(f, "") for f in MIMIC_FINDINGS.split(","))
+            tables[labeler].append(f"{subject},{study},{findings}\n")
+        for v, view in enumerate(views):
+            dicom_id = mimic_ids(n, k, v)[2]
+            tables["metadata"].append(f"{dicom_id},{subject},{study},CHEST (PA AND LAT),{view},24,24\n")
+            tables["split"].append(f"{dicom_id},{study},{subject},{split}\n")
+            if (n, k) != (MIMIC_ABSENT, 2):
+                image(base / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}" / f"{dicom_id}.jpg", fmt="JPEG")
+    for kind, lines in tables.items():
+        with gzip.open(base / f"mimic-cxr-2.0.0-{kind}.csv.gz", "wt", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+    return base.parent

@@ -20,6 +20,7 @@ class RecipeInfo:
 
 
 CLASS_KEYS = frozenset({"positive", "negative", "patient_id"})
+FINDING_KEYS = frozenset({"positive", "negative", "uncertain", "views"})  # findings as columns of 1 / 0 / −1 / blank
 
 RECIPES: dict[str, RecipeInfo] = {
     "folder": RecipeInfo(
@@ -55,6 +56,20 @@ RECIPES: dict[str, RecipeInfo] = {
         "knee osteoporosis: class folders such as normal/ osteopenia/ osteoporosis/",
         CLASS_KEYS,
         {"positive": ("osteoporosis",), "negative": ("normal",)},
+    ),
+    "chexpert": RecipeInfo(
+        "CheXpert v1.0 (small or full): train.csv and valid.csv, findings as columns; valid.csv is the test split",
+        FINDING_KEYS,
+        required=("positive",),
+    ),
+    "rsna-pneumonia": RecipeInfo(
+        "RSNA Pneumonia Detection: stage_2_train_labels.csv and stage_2_train_images/*.dcm; boxes kept",
+        frozenset(),
+    ),
+    "mimic-cxr-jpg": RecipeInfo(
+        "MIMIC-CXR-JPG: files/pXX/pSUBJECT/sSTUDY/*.jpg with the -chexpert (or -negbio), -split and -metadata tables",
+        FINDING_KEYS | {"labeler"},
+        required=("positive",),
     ),
 }
 

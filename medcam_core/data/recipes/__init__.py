@@ -9,9 +9,12 @@ import numpy as np
 
 from medcam_core.config import DatasetSpec
 from medcam_core.data.discovery import Discovered, Sample
+from medcam_core.data.recipes.chexpert import find_chexpert
 from medcam_core.data.recipes.folders import find_folder, find_kermany, find_knee_kl
+from medcam_core.data.recipes.mimic import find_mimic
 from medcam_core.data.recipes.mura import find_mura
 from medcam_core.data.recipes.nih import find_nih
+from medcam_core.data.recipes.rsna import find_rsna
 from medcam_core.data.recipes.table import find_table
 from medcam_core.errors import DataError
 
@@ -23,6 +26,9 @@ FINDERS: dict[str, Callable[[DatasetSpec], Discovered]] = {
     "mura": find_mura,
     "knee-kl": find_knee_kl,
     "osteoporosis": find_folder,
+    "chexpert": find_chexpert,
+    "rsna-pneumonia": find_rsna,
+    "mimic-cxr-jpg": find_mimic,
 }
 
 
