@@ -35,6 +35,7 @@ from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
 from medcam_tui.messages import EngineEvent
 from medcam_tui.queue_controls import QueueControls
 from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.data import DataScreen
 from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.modals import TracebackScreen
@@ -104,6 +105,14 @@ class MedcamApp(QueueControls, App[int]):
         ),
         Binding("g", "gradcam", "Grad-CAM", id="gradcam", tooltip="Grad-CAM heatmaps of the selected finished model"),
         Binding("e", "report", "Report", id="report", tooltip="Preview and export STATUS_REPORT.md"),
+        Binding(
+            "d",
+            "data",
+            "Data",
+            id="data",
+            show=False,
+            tooltip="The selected job's dataset as training decodes it: a contact sheet per split and class",
+        ),
         Binding(
             "t",
             "traceback",
@@ -269,6 +278,13 @@ class MedcamApp(QueueControls, App[int]):
 
     def action_gradcam(self) -> None:
         self.open_gradcam(self.query_one(QueueTable).selected_job)
+
+    def action_data(self) -> None:
+        job = self.view.jobs.get(self.query_one(QueueTable).selected_job or "")
+        if job is None or self.config is None:
+            self.notify("select a job of this queue's config to see its dataset", severity="warning")
+            return
+        self.push_screen(DataScreen.for_job(self.config, job.dataset, job.preset, self.output_root()))
 
     def output_root(self) -> Path:
         if self.attach_dir is not None:

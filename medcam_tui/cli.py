@@ -36,6 +36,14 @@ def _queue_options(parser: argparse.ArgumentParser, sub: bool = False) -> None:
     parser.add_argument("--parallel", type=int, metavar="N", help="jobs at once (default 1)", **unset)
 
 
+def _preview_size(text: str) -> int:
+    from medcam_core.data.preview import MAX_SIZE, MIN_SIZE
+
+    if not text.strip().isdigit() or not MIN_SIZE <= int(text) <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected an integer from {MIN_SIZE} to {MAX_SIZE} (px), got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medcam-tui",
@@ -114,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--max-per-class", type=int, help="images per class and split to check (default 500)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    check.add_argument(
+        "--preview",
+        type=Path,
+        metavar="DIR",
+        help="write up to 16 images per split and class, decoded as training sees them, and a contact sheet, to DIR",
+    )
+    check.add_argument("--size", type=_preview_size, metavar="N", help="--preview image size in px (default 224)")
 
     init = sub.add_parser("init", help="write a commented medcam.toml for the plan's 5 × 2 queue")
     init.add_argument("path", nargs="?", type=Path, default=Path(DEFAULT_CONFIG), help="where to write it")
@@ -149,6 +164,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         described += (args.uncertain, args.views)
         if args.path is None and any(v is not None for v in described):
             build_parser().error("--recipe, the class options and --max-per-class describe a PATH; give one")
+        if args.size is not None and args.preview is None:
+            build_parser().error("--size is the --preview image size; give --preview DIR too")
         options = {
             "positive": args.positive,
             "negative": args.negative,
@@ -158,7 +175,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             "uncertain": args.uncertain,
             "views": args.views,
         }
-        return data_check_command(args.path, args.recipe, options, args.config, args.json)
+        return data_check_command(
+            args.path, args.recipe, options, args.config, args.json, preview=args.preview, preview_size=args.size
+        )
     if args.command == "gradcam":
         from medcam_tui.commands import gradcam_command
 

@@ -19,9 +19,10 @@ from rich.table import Table
 
 from medcam_core.config import DatasetSpec, parse_config
 from medcam_core.data.check import EXIT, DatasetCheck, check_dataset
+from medcam_core.data.preview import DEFAULT_SIZE, refuse_inside, write_preview
 from medcam_core.data.recipe_catalog import RECIPES
 from medcam_core.data.recipes.table import table_problem
-from medcam_core.errors import ConfigError
+from medcam_core.errors import ConfigError, DataError
 from medcam_core.safe_text import printable
 from medcam_tui.commands import error, resolve_config
 from medcam_tui.exit_codes import EXIT_CONFIG
@@ -60,27 +61,76 @@ def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec
 
 
 def data_check_command(
-    path: Path | None, recipe: str | None, options: dict[str, Any], config_path: Path | None, as_json: bool
+    path: Path | None,
+    recipe: str | None,
+    options: dict[str, Any],
+    config_path: Path | None,
+    as_json: bool,
+    preview: Path | None = None,
+    preview_size: int | None = None,
 ) -> int:
+    """The check of each dataset; with `preview`, its preview too. The exit status is the check's."""
     try:
         if path is not None:
             specs, seed = [folder_spec(path, recipe or "folder", options)], 42
         else:
             config = resolve_config(config_path, None)
             specs, seed = list(config.datasets), config.presets[config.order[0]].seed
-    except ConfigError as exc:
+        if preview is not None:
+            preview_folder(preview, specs)
+    except (ConfigError, DataError) as exc:
         error(printable(exc))
         return EXIT_CONFIG
     console = Console(file=sys.stderr if as_json else sys.stdout)
-    checks = []
+    checks, previews = [], []
     for spec in specs:
         with console.status(escape(printable(f"checking {spec.name} ({spec.recipe}: {spec.path})…"))):
             checks.append(check_dataset(spec, seed))
+        if preview is not None:
+            with console.status(escape(printable(f"writing the preview of {spec.name}…"))):
+                previews.append(make_preview(spec, preview_size or DEFAULT_SIZE, seed, preview))
         if not as_json:
-            render(console, checks[-1])
+            render(console, checks[-1], previews[-1] if previews else None)
     if as_json:
-        print(json.dumps({"datasets": [c.to_json() for c in checks]}, indent=2, ensure_ascii=True))
+        entries = [c.to_json() for c in checks]
+        if preview is not None:
+            for entry, made in zip(entries, previews, strict=True):
+                entry["preview"] = made
+        print(json.dumps({"datasets": entries}, indent=2, ensure_ascii=True))
     return max(EXIT[c.status] for c in checks)
+
+
+def preview_folder(folder: Path, specs: list[DatasetSpec]) -> None:
+    """--preview DIR: a folder that can be made, outside every dataset (its PNGs would become data)."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError("data check", "--preview", f"expected a folder, {folder} is a file")
+    for spec in specs:
+        refuse_inside(folder, spec)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("data check", "--preview", f"cannot create {folder}: {exc.strerror or exc}") from None
+
+
+def make_preview(spec: DatasetSpec, size: int, seed: int, folder: Path) -> dict[str, Any]:
+    """The `preview` entry of the dataset's JSON: where the sheet is and how many images, or why none."""
+    try:
+        made = write_preview(spec, size, seed, folder)
+    except DataError as exc:
+        return {"error": str(exc)}
+    except OSError as exc:  # a full disk, a folder that went away: this dataset has no preview, the check stands
+        return {"error": f"cannot write the preview: {exc.strerror or exc}"}
+    return {"sheet": str(made.sheet), "folder": str(made.folder), "images": made.written, "size": made.size}
+
+
+def render_preview(console: Console, made: dict[str, Any], errors: list[str]) -> None:
+    """Where the contact sheet is, or why there is none (said once when the check said it already)."""
+    if "error" in made:
+        why = "the dataset could not be read" if made["error"] in errors else shown(made["error"])
+        console.print(f"  [yellow]preview not written:[/] {why}")
+        return
+    console.print(f"  preview: {made['images']} image(s) at {made['size']} px, contact sheet {shown(made['sheet'])}")
+    console.print(f"    each image under {shown(made['folder'])}")
 
 
 def shown(value: object) -> str:
@@ -88,7 +138,7 @@ def shown(value: object) -> str:
     return escape(printable(value))
 
 
-def render(console: Console, check: DatasetCheck) -> None:
+def render(console: Console, check: DatasetCheck, preview: dict[str, Any] | None = None) -> None:
     colour = {"ok": "green", "warning": "yellow", "error": "red"}[check.status]
     table = Table(title=f"{shown(check.name)} — {check.recipe}: {shown(check.path)}", title_justify="left")
     for column in ("split", "positive", "negative", "patients"):
@@ -119,4 +169,6 @@ def render(console: Console, check: DatasetCheck) -> None:
             console.print(f"    {shown(leak)}")
     for message in check.errors:
         console.print(f"  [red]error:[/] {shown(message)}")
+    if preview is not None:
+        render_preview(console, preview, check.errors)
     console.print(f"  [{colour}]{check.status}[/]\n")
