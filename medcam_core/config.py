@@ -180,6 +180,20 @@ def check_job_ids(file: str, datasets: tuple[DatasetSpec, ...], presets: dict[st
                 )
 
 
+def check_external(file: str, datasets: tuple[DatasetSpec, ...]) -> None:
+    """`external` names other datasets of the same file; a queue must still train something."""
+    names = [d.name for d in datasets]
+    for i, dataset in enumerate(datasets):
+        for j, name in enumerate(dataset.external):
+            if name == dataset.name or name not in names:
+                others = ", ".join(n for n in names if n != dataset.name) or "none"
+                raise ConfigError(
+                    file, f"datasets[{i}].external[{j}]", f"expected another dataset's name ({others}), got {name!r}"
+                )
+    if not any(d.train for d in datasets):
+        raise ConfigError(file, "datasets", "expected at least one dataset to train on; every one has train = false")
+
+
 def check_output_folder(output: Path) -> None:
     """An output root that is (or lies under) a file fails here in one line, not deep in a job."""
     for path in (output, *output.parents):
@@ -256,7 +270,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
                 file, f"datasets[{i}].negative", f"expected no class in both lists, got {sorted(overlap)}"
             )
         values["path"] = (base / Path(values["path"]).expanduser()).resolve()
-        for key in ("positive", "negative", "body_parts"):
+        for key in ("positive", "negative", "body_parts", "external"):
             values[key] = tuple(values.get(key, ()))
         if "split" in values:
             values["split"] = tuple(float(x) for x in values["split"])
@@ -272,6 +286,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
             raise ConfigError(file, f"datasets[{i}].name", f"expected a unique name, {name!r} is used twice")
 
     check_job_ids(file, tuple(datasets), presets)
+    check_external(file, tuple(datasets))
 
     evaluation = EvaluationSpec(**checked(file, "evaluation", data.get("evaluation", {}), EVALUATION_RULES))
     output = (base / Path(queue.get("output", "new")).expanduser()).resolve()

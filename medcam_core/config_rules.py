@@ -130,6 +130,11 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
     ),
     "views": (_views, '"frontal", "lateral", "all", or a list of them, e.g. ["frontal"]'),
     "labeler": (_one_of(Labeler), '"chexpert" or "negbio" (which MIMIC-CXR label file is read)'),
+    "external": (
+        _names,
+        'a list of other datasets\' names, e.g. ["rsna"]: every job trained on this one is validated on them',
+    ),
+    "train": (lambda v: isinstance(v, bool), "true or false (false: a dataset for external validation only)"),
 }
 DATASET_REQUIRED = ("name", "path")
 

@@ -52,6 +52,11 @@ MINIMAL = '[[datasets]]\nname = "a"\npath = "data"\npositive = ["yes"]\n'
         (MINIMAL + "split = [0.5, 0.5, 0.5]\n", "datasets[0].split", "add up to 1"),
         (MINIMAL + 'patient_id = "(a)(b)"\n', "datasets[0].patient_id", "one group"),
         (MINIMAL + 'negative = ["yes"]\n', "datasets[0].negative", "no class in both"),
+        (MINIMAL + 'external = ["b"]\n', "datasets[0].external[0]", "another dataset's name (none)"),
+        (MINIMAL + 'external = ["a"]\n', "datasets[0].external[0]", "another dataset's name"),
+        (MINIMAL + "external = []\n", "datasets[0].external", "a list of other datasets' names"),
+        (MINIMAL + "train = false\n", "datasets", "at least one dataset to train on"),
+        (MINIMAL + 'train = "no"\n', "datasets[0].train", "true or false"),
         ("datasets = 3\n", "datasets", "at least one"),
         ("[[datasets]\n", "(syntax)", "valid TOML"),
     ],
@@ -63,6 +68,14 @@ def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str, ke
     assert info.value.key == key
     assert expected in info.value.expected
     assert str(path) in str(info.value)
+
+
+def test_a_validation_only_dataset_is_never_trained_but_others_are_validated_on_it(tmp_path: Path) -> None:
+    text = MINIMAL.replace("[[datasets]]", '[[datasets]]\nexternal = ["b"]') + MINIMAL.replace('"a"', '"b"')
+    config = load_config(write(tmp_path, text + "train = false\n"))
+    assert [j.id for j in config.jobs()] == ["a_standard", "a_intensive"]
+    assert [j.id for j in config.all_jobs()] == ["a_standard", "a_intensive"]
+    assert config.datasets[0].external == ("b",) and not config.datasets[1].train
 
 
 def test_presets_override_and_inherit(tmp_path: Path) -> None:

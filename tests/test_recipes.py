@@ -157,7 +157,7 @@ def test_recipe_options_are_checked_like_any_config_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"datasets\[0\].table: missing"):
         spec_for(tmp_path, "csv")
     with pytest.raises(ConfigError, match=r"datasets\[0\].recipe: expected one of folder, csv, kermany"):
-        spec_for(tmp_path, "chexpert")
+        spec_for(tmp_path, "padchest")
     assert spec_for(tmp_path, "kermany").positive == ("PNEUMONIA",)
 
 
