@@ -59,6 +59,8 @@ confidence = 0.95
 # `positive` classes are label 1; `negative` (default: every other class) label 0.
 # A patient or an identical image on both sides of a split stops the job; `leaks = "drop"` drops it
 # from train/val instead (test never changes). Check a dataset first:  medcam-tui data check
+# `external = ["rsna"]` validates every model of this dataset on those datasets after training (at its own
+# validation threshold, into results/external/<name>/); `train = false` keeps a dataset for that use only.
 
 [[datasets]]
 name = "pneumonia"            # Kermany: chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}; its 16-image val/ joins train
