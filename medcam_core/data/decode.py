@@ -7,6 +7,9 @@ result (S×S bytes) goes to scratch records the training pipeline reads from.
 Pillow's own guard against decompression bombs prints a warning from inside `Image.open` (or
 raises without saying the size), so it is switched off here and `decode_bytes` applies the same
 limit itself from the header: an image over it is skipped with its size, before any pixel is read.
+
+DICOM (the `DICM` preamble, or a `.dcm`/`.dicom` name) goes through `dicom.py` for its grayscale
+pipeline, then is checked and resized exactly as every other image.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from medcam_core.data import dicom
 from medcam_core.data.scratch import RecordFile
 
 MIN_SIDE = 16
@@ -36,12 +40,10 @@ class ImageSkipped(Exception):
 
 
 def to_gray_uint8(im: Image.Image) -> np.ndarray:
-    """Any PIL mode to 8-bit gray; wide (16-bit, float) images are stretched min..max."""
+    """Any PIL mode to 8-bit gray; wide (16-bit, float) images are stretched min..max, as a DICOM without VOI."""
     if im.mode in WIDE_MODES:
         arr = np.asarray(im, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+        return dicom.to_8bit(arr, float(arr.min()), float(arr.max()))
     if im.mode in ("CMYK", "P", "PA", "YCbCr", "LAB", "HSV"):
         im = im.convert("RGB")
     if im.mode != "L":
@@ -51,7 +53,23 @@ def to_gray_uint8(im: Image.Image) -> np.ndarray:
 
 def decode(path: Path, size: int) -> np.ndarray:
     """(size, size) uint8, or ImageSkipped with a one-line reason."""
-    return decode_bytes(read(path), size)
+    return decode_bytes(read(path), size, dicom.named_dicom(Path(path)))
+
+
+def original_size(path: Path) -> tuple[int, int]:
+    """(width, height) as stored, from the header alone (to scale annotation boxes to the decoded image)."""
+    path = Path(path)
+    try:
+        if dicom.is_dicom_file(path):
+            return dicom.header_size(path)
+        with Image.open(path) as im:
+            return im.size
+    except dicom.DicomUnusable as exc:
+        raise ImageSkipped(str(exc)) from None
+    except UnidentifiedImageError:
+        raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
+    except OSError as exc:
+        raise ImageSkipped(f"cannot read: {exc.strerror or exc}") from None
 
 
 def read(path: Path) -> bytes:
@@ -68,27 +86,20 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def decode_bytes(data: bytes, size: int) -> np.ndarray:
+def decode_bytes(data: bytes, size: int, named_dicom: bool = False) -> np.ndarray:
+    """(size, size) uint8 from a file's bytes; `named_dicom` (a `.dcm`/`.dicom` name) reads it as DICOM even
+    without the `DICM` preamble."""
+    if named_dicom or dicom.has_preamble(data):
+        return _decode_dicom(data, size)
     try:
         with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            if min(w, h) < MIN_SIDE:
-                raise ImageSkipped(f"too small ({w}×{h} px)")
-            if w * h > MAX_PIXELS:
-                raise ImageSkipped(f"too large: {w}×{h} pixels")
+            check_size(*im.size)
             if im.format == "JPEG":
                 im.draft(im.mode if im.mode in ("L", "RGB") else None, (size, size))
             im.load()
-            if im.mode in WIDE_MODES:
-                gray = Image.fromarray(to_gray_uint8(im))
-            else:
-                if im.mode not in REDUCIBLE_MODES:  # "1" and palette images cannot be reduced as stored
-                    im = Image.fromarray(to_gray_uint8(im))
-                reduce = min(im.size) // (2 * size)
-                if reduce >= 2:
-                    im = im.reduce(reduce)
-                gray = Image.fromarray(to_gray_uint8(im))
-            return np.asarray(gray.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+            if im.mode not in REDUCIBLE_MODES:  # wide, "1" and palette images cannot be reduced as stored
+                im = Image.fromarray(to_gray_uint8(im))
+            return fit(im, size)
     except ImageSkipped:
         raise
     except UnidentifiedImageError:
@@ -97,6 +108,34 @@ def decode_bytes(data: bytes, size: int) -> np.ndarray:
         raise ImageSkipped(f"too large: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageSkipped(f"cannot decode: {exc}") from None
+
+
+def _decode_dicom(data: bytes, size: int) -> np.ndarray:
+    """The header is parsed once; its Rows × Columns are checked before any pixel data is decoded."""
+    try:
+        ds = dicom.read_image(data)
+        check_size(*dicom.size(ds))
+        pixels = dicom.to_uint8(ds)
+    except dicom.DicomUnusable as exc:
+        raise ImageSkipped(str(exc)) from None
+    return fit(Image.fromarray(pixels), size)
+
+
+def check_size(width: int, height: int) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise ImageSkipped(f"too small ({width}×{height} px)")
+    if width * height > MAX_PIXELS:
+        raise ImageSkipped(f"too large: {width}×{height} pixels")
+
+
+def fit(im: Image.Image, size: int) -> np.ndarray:
+    """(size, size) gray: box-reduced by a whole factor while over twice the size (cheap and free of
+    aliasing), then bilinear. Every decoded image, DICOM or not, ends here."""
+    factor = min(im.size) // (2 * size)
+    if factor >= 2:
+        im = im.reduce(factor)
+    gray = Image.fromarray(to_gray_uint8(im))
+    return np.asarray(gray.resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
 @dataclass
@@ -127,7 +166,7 @@ def decode_many(
         try:
             data = read(paths[i])
             digests[i] = content_hash(data)
-            out.write(i, decode_bytes(data, size)[None])
+            out.write(i, decode_bytes(data, size, dicom.named_dicom(Path(paths[i])))[None])
             return i, None
         except ImageSkipped as exc:
             return i, str(exc)

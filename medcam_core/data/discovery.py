@@ -6,6 +6,9 @@ Files are told apart by `stat` (links followed), never by opening them: opening 
 ever. Symlinked files and folders are followed wherever they lead; a link that loops, leads nowhere
 or leads to something other than a regular file or folder is skipped with that reason, and so is a
 folder medcam itself wrote (its Grad-CAM PNGs would otherwise become training images).
+
+Only a regular file without an image extension is opened, for its first 132 bytes: a DICOM exported
+without an extension (or named by its UID, `1.2.840….7`) is known by the `DICM` at byte 128.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
+from medcam_core.data import dicom
 from medcam_core.data.annotations import Box
 from medcam_core.data.splits import SPLITS, grouped_stratified_split
 from medcam_core.jobqueue.event_log import EVENT_LOG
@@ -26,7 +30,8 @@ from medcam_core.jobqueue.lock import LOCK_FILE
 from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.outputs.job_folder import FOLDER_GLOB, PARTIAL_DIR, SCRATCH_DIR
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", *dicom.SUFFIXES}
+DICOMDIR = "DICOMDIR: the index of a DICOM folder, not an image"
 SPLIT_ALIASES = {
     "train": "train",
     "training": "train",
@@ -151,13 +156,34 @@ def image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
     for path in regular_files(folder, skipped):
         if path.name.endswith(".mask.png"):
             continue
-        if is_hidden(path.relative_to(folder)):
-            skipped.append((str(path), "hidden file"))
-        elif path.suffix.lower() not in IMAGE_SUFFIXES:
-            skipped.append((str(path), f"not an image file extension ({path.suffix or 'none'})"))
+        why = "hidden file" if is_hidden(path.relative_to(folder)) else why_not_image(path)
+        if why:
+            skipped.append((str(path), why))
         else:
             out.append(path)
     return out
+
+
+def why_not_image(path: Path) -> str:
+    """Why the regular file `path` is not read as an image, or "" when it is one: an image extension, or
+    no extension (a digits-only one counts as none) and the `DICM` preamble."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ""
+    if path.name.upper() == "DICOMDIR":
+        return DICOMDIR
+    if suffix and not suffix[1:].isdigit():
+        return f"not an image file extension ({path.suffix})"
+    try:
+        return "" if dicom.starts_with_preamble(path) else f"not an image file extension ({path.suffix or 'none'})"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+
+
+def is_dicom(image: Path) -> bool:
+    """Whether a file `image_files` returned is a DICOM: named so, or found by its preamble."""
+    suffix = image.suffix.lower()
+    return suffix in dicom.SUFFIXES or suffix not in IMAGE_SUFFIXES
 
 
 def is_hidden(relative: Path) -> bool:

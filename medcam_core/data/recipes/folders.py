@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
+from medcam_core.data import dicom
 from medcam_core.data.discovery import (
     Discovered,
     Sample,
     class_label,
     image_files,
+    is_dicom,
     missing_classes,
     split_name,
     subfolders,
@@ -67,9 +69,10 @@ def find_folder(spec: DatasetSpec, ignore: dict[str, str] | None = None) -> Disc
 
 
 def patient_of(path: Path, patient_re: re.Pattern[str] | None) -> str:
-    """The id the regex captures from the file name; without one, every image is its own patient."""
+    """The id the regex captures from the file name; without one, a DICOM's `PatientID` tag (header
+    only), else every image is its own patient."""
     if patient_re is None:
-        return str(path)
+        return (dicom.patient_id(path) if is_dicom(path) else "") or str(path)
     match = patient_re.search(path.name)
     return match.group(1) if match else str(path)
 
