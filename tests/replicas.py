@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import dicom_files
+
 _counter = itertools.count()
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # the RSNA challenge's SOP class
 
 
 def image(path: Path, size: int = 24, fmt: str | None = None) -> Path:
@@ -200,24 +203,9 @@ def chexpert(root: Path, small: bool = True) -> Path:
 
 def dicom(path: Path, patient_id: str, size: int = 24) -> Path:
     """A distinct 8-bit MONOCHROME2 radiograph, as RSNA ships them (PatientID = the file's name)."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # secondary capture, as in the challenge
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.PatientID, ds.Modality = patient_id, "CR"
-    ds.Rows = ds.Columns = size
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = np.random.default_rng(next(_counter)).integers(0, 256, (size, size), dtype=np.uint8).tobytes()
+    pixels = np.random.default_rng(next(_counter)).integers(0, 256, (size, size), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return dicom_files.write(path, pixels, bits_stored=8, sop=SECONDARY_CAPTURE, PatientID=patient_id, Modality="CR")
 
 
 RSNA_BOXES = {  # positive patient → boxes (x, y, width, height); 8 positives with 12 boxes

@@ -12,7 +12,6 @@ import pytest
 
 from medcam_core.config import DatasetSpec, parse_config
 from medcam_core.data.annotations import Box
-from medcam_core.data.decode import ImageSkipped, decode
 from medcam_core.data.discovery import Sample, assign_splits
 from medcam_core.data.load import LoadedDataset, inspect_dataset
 from medcam_core.data.recipes import discover
@@ -218,19 +217,9 @@ def test_rsna_tables_that_disagree_or_point_away_are_refused_or_skipped(tmp_path
     ]
 
 
-def decoder_reads_dicom(folder: Path) -> bool:
-    try:
-        decode(replicas.dicom(folder / "probe.dcm", "probe"), 32)
-    except ImageSkipped:
-        return False
-    return True
-
-
 def test_rsna_decoded_and_checked_keeps_every_patient_on_one_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not decoder_reads_dicom(tmp_path):
-        pytest.skip("this tree's decoder does not read DICOM yet (another change teaches it)")
     root = replicas.rsna(tmp_path / "data")
     data = inspect_dataset(spec_for(root, "rsna-pneumonia"), 32, seed=0)
     assert data.counts() == {

@@ -13,6 +13,8 @@ checks the size from the header first and resizes the result as it resizes every
 from __future__ import annotations
 
 import io
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,12 @@ ENCODINGS = {  # (implicit VR, little endian) of a dataset without file meta →
     (False, True): uid.ExplicitVRLittleEndian,
     (False, False): uid.ExplicitVRBigEndian,
 }
+
+# pydicom warns about the oddities of real files (an invalid UID, a missing delimiter) and logs them too,
+# from inside the decoding threads. A file's fate is decided here and shown as its skip reason; the
+# details belong in medcam.log, never on a terminal the TUI or a progress bar is drawing on.
+warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+logging.getLogger("pydicom").addHandler(logging.NullHandler())
 
 
 class DicomUnusable(Exception):

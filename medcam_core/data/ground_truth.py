@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from medcam_core.data.annotations import Box, box_mask
+from medcam_core.data.decode import ImageSkipped, original_size
 from medcam_core.data.synthetic import lesion_mask
 from medcam_core.vocabulary import TextEnum
 
@@ -40,9 +41,8 @@ class GroundTruth:
             if not found:
                 return None
             try:
-                with Image.open(path) as im:  # TEMP until decode.original_size lands
-                    width, height = im.size
-            except OSError:
+                width, height = original_size(path)
+            except ImageSkipped:
                 return None
             return box_mask(found, (width, height), (height, width))
         mask_file = lesion_mask(path)
