@@ -236,6 +236,30 @@ def rsna(root: Path) -> Path:
     return base
 
 
+def rsna_synthetic(root: Path, per_class: int = 12, size: int = 64) -> Path:
+    """The RSNA layout holding synthetic chest films (12-bit MONOCHROME2 DICOMs) whose positives carry
+    a drawn lesion, its bounding box in the labels table: a job can learn them and be scored on the box."""
+    from medcam_core.data.synthetic import TASKS, render
+
+    base = root / "rsna-pneumonia-detection-challenge"
+    rng = np.random.default_rng(7)
+    (base / "stage_2_train_images").mkdir(parents=True)
+    lines = ["patientId,x,y,width,height,Target\n"]
+    for i in range(2 * per_class):
+        patient, positive = f"{i:08x}-5a5a-4000-8000-{i:012x}", i % 2 == 0
+        pixels, mask = render(TASKS["pneumonia"], size, positive, rng)
+        stored = (pixels.astype(np.uint16) << 4) | 0xF  # 12 bits, as a CR stores them
+        dicom_files.write(base / "stage_2_train_images" / f"{patient}.dcm", stored, PatientID=patient)
+        if mask is None:
+            lines.append(f"{patient},,,,,0\n")
+        else:
+            rows, cols = np.nonzero(mask)
+            x, y = int(cols.min()), int(rows.min())
+            lines.append(f"{patient},{x},{y},{int(cols.max()) + 1 - x},{int(rows.max()) + 1 - y},1\n")
+    (base / "stage_2_train_labels.csv").write_text("".join(lines))
+    return base
+
+
 MIMIC_FINDINGS = (
     "Atelectasis,Cardiomegaly,Consolidation,Edema,Enlarged Cardiomediastinum,Fracture,Lung Lesion,"
     "Lung Opacity,No Finding,Pleural Effusion,Pleural Other,Pneumonia,Pneumothorax,Support Devices"

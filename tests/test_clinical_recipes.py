@@ -3,6 +3,7 @@ view filter, computed by hand from the replicas' rows, and never a patient on tw
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 from collections import Counter
@@ -367,3 +368,33 @@ def test_data_check_takes_the_policy_and_the_views_as_flags(tmp_path: Path, caps
     with pytest.raises(SystemExit) as refused:
         main(["data", "check", "--uncertain", "ones"])
     assert refused.value.code == 2 and "describe a PATH" in capsys.readouterr().err
+
+
+def test_a_job_on_rsna_scores_its_grad_cam_on_the_annotated_boxes(tmp_path: Path) -> None:
+    """Trained on DICOMs, the localisation figures come from the labels table's boxes (at the originals'
+    64 px while the model sees 32), and the report says so; the chance level is recomputed here."""
+    from medcam_core.jobqueue.runner import Runner
+    from medcam_core.outputs.report import build_report
+
+    from conftest import tiny_preset, tiny_queue
+
+    root = replicas.rsna_synthetic(tmp_path / "data")
+    spec = spec_for(root, "rsna-pneumonia")
+    out = tmp_path / "out"
+    counts = Runner(tiny_queue((spec,), out, {"standard": tiny_preset(run_eagerly=True)}), []).run()
+    assert counts["done"] == 1
+    folder = out / "densenet121_d_standard_models"
+    gradcam = json.loads((folder / "results" / "metrics.json").read_text())["gradcam"]
+    assert gradcam["ground_truth"] == "the dataset's annotated boxes"
+    with open(folder / "results" / "predictions.csv") as fh:
+        positives = [Path(r["path"]).stem for r in csv.DictReader(fh) if r["split"] == "test" and r["label"] == "1"]
+    boxes = {}
+    for line in (root / "stage_2_train_labels.csv").read_text().splitlines()[1:]:
+        patient, x, y, width, height, target = line.split(",")
+        if target == "1":
+            boxes[patient] = float(width) * float(height) / 64**2
+    figures = gradcam["layers"]["relu"]
+    assert figures["n"] == len(positives) > 0
+    assert figures["mask_area_share"] == pytest.approx(sum(boxes[p] for p in positives) / len(positives))
+    assert 0 <= figures["pointing_game"] <= 1 and 0 <= figures["energy_in_mask"] <= 1
+    assert f"(n = {len(positives)} positives with the dataset's annotated boxes)" in build_report(out)

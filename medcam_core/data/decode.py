@@ -56,6 +56,27 @@ def decode(path: Path, size: int) -> np.ndarray:
     return decode_bytes(read(path), size, dicom.named_dicom(Path(path)))
 
 
+def decode_full(path: Path) -> np.ndarray:
+    """The image at its own resolution as 8-bit gray, by the same steps as `decode` (DICOM windowed and
+    inverted as the standard says, 16-bit stretched): what Grad-CAM overlays are drawn on."""
+    data = read(path)
+    try:
+        if dicom.named_dicom(Path(path)) or dicom.has_preamble(data):
+            ds = dicom.read_image(data)
+            check_size(*dicom.size(ds))
+            return dicom.to_uint8(ds)
+        with Image.open(io.BytesIO(data)) as im:
+            check_size(*im.size)
+            im.load()
+            return to_gray_uint8(im)
+    except dicom.DicomUnusable as exc:
+        raise ImageSkipped(str(exc)) from None
+    except UnidentifiedImageError:
+        raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageSkipped(f"cannot decode: {exc}") from None
+
+
 def original_size(path: Path) -> tuple[int, int]:
     """(width, height) as stored, from the header alone (to scale annotation boxes to the decoded image)."""
     path = Path(path)

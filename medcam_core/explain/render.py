@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from medcam_core.data.decode import to_gray_uint8
+from medcam_core.data.decode import decode_full
 from medcam_core.explain.cam import upsample
 from medcam_core.explain.maps import Explained
 
@@ -15,10 +15,8 @@ DEFAULT_CMAP, DEFAULT_ALPHA = "jet", 0.4
 
 
 def load_original(path: Path) -> np.ndarray:
-    """The image at full resolution as 8-bit gray (16-bit stretched), for overlays."""
-    with Image.open(path) as im:
-        im.load()
-        return to_gray_uint8(im)
+    """The image at full resolution as 8-bit gray, decoded as training decodes it (DICOM included), for overlays."""
+    return decode_full(path)
 
 
 def colorize(cam: np.ndarray, cmap: str = DEFAULT_CMAP) -> np.ndarray:

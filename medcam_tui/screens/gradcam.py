@@ -118,17 +118,23 @@ class GradCAMScreen(Screen[None]):
         if index is not None and self.model is not None:
             self.compute(index)
 
-    @work(thread=True, exclusive=True, group="gradcam-compute")
+    @work(thread=True, exclusive=True, group="gradcam-compute", exit_on_error=False)
     def compute(self, index: int) -> None:
+        from medcam_core.data.decode import ImageSkipped
         from medcam_core.explain.cam import upsample
         from medcam_core.explain.maps import Item, explain
         from medcam_core.explain.render import load_original, overlay
 
         row = self.rows[index]
-        (result,) = explain(
-            self.cam, [Item(Path(row["path"]), int(row["label"]))], self.image_size, "predicted", self.threshold
-        )
-        gray = load_original(result.item.path)
+        try:
+            (result,) = explain(
+                self.cam, [Item(Path(row["path"]), int(row["label"]))], self.image_size, "predicted", self.threshold
+            )
+            gray = load_original(result.item.path)
+        except ImageSkipped as exc:  # the file changed or vanished since the job read it
+            message = f"{printable(Path(row['path']).name)}: {printable(exc)}"
+            self.app.call_from_thread(self.query_one("#gradcam-caption", Static).update, message)
+            return
         picture = Image.fromarray(overlay(gray, upsample(result.cam, *gray.shape)))
         explains = "positive" if result.target > 0 else "negative"
         caption = (
