@@ -10,6 +10,7 @@ from medcam_core import __version__
 from medcam_core.config import DEFAULT_CONFIG
 from medcam_core.data.recipe_catalog import RECIPES
 from medcam_core.errors import MedcamError
+from medcam_core.inference.options import DEFAULT_SIZE, Options, Preprocess
 from medcam_tui.exit_codes import EXIT_CONFIG
 
 
@@ -42,6 +43,35 @@ def _preview_size(text: str) -> int:
     if not text.strip().isdigit() or not MIN_SIZE <= int(text) <= MAX_SIZE:
         raise argparse.ArgumentTypeError(f"expected an integer from {MIN_SIZE} to {MAX_SIZE} (px), got {text!r}")
     return int(text)
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """How to use a model: all a bare .keras / .h5 file cannot say about itself (overrides for a job)."""
+    parser.add_argument(
+        "--preprocess",
+        choices=[p.value for p in Preprocess],
+        default=Preprocess.DENSENET.value,
+        help="how 8-bit gray pixels become the model's input: densenet (ImageNet mean/std, how this tool "
+        "trains; default), scale (/255) or none (0-255)",
+    )
+    parser.add_argument(
+        "--positive-index",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="which output is the positive class: of a Dense(2, softmax) head (default 1); 0 with a "
+        "Dense(1, sigmoid) head makes class 0 the positive one",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="decision threshold on P(positive) (default: a job's validation-chosen one; 0.5 for a model file)",
+    )
+    parser.add_argument("--size", type=int, help=f"image side for a model that takes any size (default {DEFAULT_SIZE})")
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(args.threshold, Preprocess(args.preprocess), args.positive_index, args.size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,21 +107,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     gradcam = sub.add_parser(
         "gradcam",
-        help="export Grad-CAM heatmaps of a finished model as PNG",
-        description="Grad-CAM of a finished model: overlay, heatmap and captioned panel PNGs at each image's "
-        "original resolution, and the raw map (.npy). With no images, a few true/false positives/negatives "
-        "of the model's own test split.",
+        help="export Grad-CAM heatmaps of a finished model, or of any Keras model file, as PNG",
+        description="Grad-CAM of a finished job or of a .keras / .h5 model this tool did not train: overlay, "
+        "heatmap and captioned panel PNGs at each image's original resolution, and the raw map (.npy). With no "
+        "images, a few true/false positives/negatives of a job's own test split.",
     )
-    gradcam.add_argument("model_dir", type=Path, help="a densenet121_<dataset>_<preset>_models folder")
-    gradcam.add_argument("images", nargs="*", type=Path, help="images to explain (default: test-split examples)")
-    gradcam.add_argument("--layer", help="4-D layer to explain (default: the last one, relu)")
+    gradcam.add_argument(
+        "model_dir", type=Path, metavar="MODEL", help="a densenet121_<dataset>_<preset>_models folder or a model file"
+    )
+    gradcam.add_argument("images", nargs="*", type=Path, help="images to explain (default: a job's test examples)")
+    gradcam.add_argument(
+        "--layer", help="4-D layer to explain, also inside a nested backbone (default: the last one, relu)"
+    )
     gradcam.add_argument(
         "--target",
         choices=("predicted", "positive", "negative"),
         default="predicted",
         help="class the map explains (default: the predicted class at the model's threshold)",
     )
-    gradcam.add_argument("--out", type=Path, help="output folder (default: MODEL_DIR/gradcam)")
+    gradcam.add_argument("--out", type=Path, help="output folder (default: MODEL/gradcam, or ./gradcam for a file)")
+    _model_options(gradcam)
+
+    predict = sub.add_parser(
+        "predict",
+        help="score images with a finished job or any Keras model file into a CSV",
+        description="Score images, folders (recursively) or both with a finished job or a .keras / .h5 model: "
+        "one CSV row per readable image (path, probability, predicted, threshold); files that cannot be read "
+        "are listed on stderr with their reason. Images stream in batches, so memory stays flat. Exit status: "
+        "0 when at least one image was scored, 2 when none could be or the model cannot be used.",
+    )
+    predict.add_argument("model", type=Path, metavar="MODEL", help="a job folder or a .keras / .h5 model file")
+    predict.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders")
+    predict.add_argument("--csv", type=Path, metavar="FILE", help="write the rows here (default: stdout)")
+    predict.add_argument("--skipped", type=Path, metavar="FILE", help="also list unreadable files here, as CSV")
+    predict.add_argument("--gradcam", type=Path, metavar="DIR", help="write a Grad-CAM panel per image under DIR")
+    predict.add_argument("--layer", help="with --gradcam: the 4-D layer to explain (default: the last one)")
+    predict.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch (default 32)")
+    _model_options(predict)
 
     data = sub.add_parser("data", help="inspect datasets without training (data check)")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -181,7 +233,24 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gradcam":
         from medcam_tui.commands import gradcam_command
 
-        return gradcam_command(args.model_dir, args.images, args.layer, args.target, args.out)
+        return gradcam_command(args.model_dir, args.images, args.layer, args.target, args.out, _options(args))
+    if args.command == "predict":
+        from medcam_tui.predict_command import PredictRequest, predict_command
+
+        if args.batch_size < 1:
+            build_parser().error("--batch-size must be at least 1")
+        return predict_command(
+            PredictRequest(
+                args.model,
+                args.inputs,
+                _options(args),
+                args.csv,
+                args.skipped,
+                args.gradcam,
+                args.layer,
+                args.batch_size,
+            )
+        )
     if args.command == "report":
         from medcam_tui.commands import report_command
 

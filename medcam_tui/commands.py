@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcam_core.config import (
     DEFAULT_CONFIG,
@@ -19,11 +19,15 @@ from medcam_core.config import (
 )
 from medcam_core.config_template import TEMPLATE
 from medcam_core.errors import ConfigError
+from medcam_core.inference.options import Options
 from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.safe_text import printable
 from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
+
+if TYPE_CHECKING:
+    from medcam_core.inference.predict import Source
 
 LOG_FILE = "medcam.log"
 log = logging.getLogger("medcam")
@@ -263,49 +267,63 @@ def report_command(output: Path | None, config_path: Path | None, to: Path | Non
     return EXIT_OK
 
 
-def gradcam_command(model_dir: Path, images: list[Path], layer: str | None, target: str, out: Path | None) -> int:
-    """Export heatmaps for chosen images, or for examples of the model's own test split."""
-    import csv
-    import json
+def gradcam_command(
+    model_path: Path, images: list[Path], layer: str | None, target: str, out: Path | None, options: Options
+) -> int:
+    """Export heatmaps for chosen images, or for examples of a job's own test split.
 
-    job = JobFolder(model_dir)
-    model_file = job.model_file
-    if not model_file.is_file():
-        error(f"{model_file} not found: MODEL_DIR must be a finished densenet121_<dataset>_<preset>_models folder")
+    `model_path` is a job folder or a model file this tool did not train (then images must be named);
+    an image that cannot be read is listed with its reason and the rest are explained.
+    """
+    import tempfile
+
+    is_job = model_path.is_dir()
+    if is_job and not JobFolder(model_path).model_file.is_file():
+        error(
+            f"{JobFolder(model_path).model_file} not found: MODEL must be a finished "
+            "densenet121_<dataset>_<preset>_models folder or a .keras / .h5 file"
+        )
+        return EXIT_CONFIG
+    if not is_job and not images:
+        error(f"{model_path}: a model file has no test split to take examples from; name the images to explain")
         return EXIT_CONFIG
     missing = [str(p) for p in images if not p.is_file()]
     if missing:
         error(f"image(s) not found: {', '.join(missing)}")
         return EXIT_CONFIG
-    setup_logging(model_dir.resolve().parent)
-    from medcam_core.explain.cam import GradCAM, GradCAMError
-    from medcam_core.explain.maps import Item, explain
+    setup_logging(model_path.resolve().parent if is_job else Path(tempfile.gettempdir()))
+    from medcam_core.inference.classifier import Classifier
+    from medcam_core.inference.predict import CamWriter, Scored, Source, score
+
+    classifier = Classifier.open(model_path, options)  # MedcamError: one line, exit 2, from main
+    sources = [Source(p) for p in images] or _test_examples(JobFolder(model_path), classifier.threshold.value)
+    if sources is None:
+        return EXIT_CONFIG
+    target_dir = out or (JobFolder(model_path).gradcam_dir if is_job else Path("gradcam"))
+    cams = CamWriter(classifier, target_dir, layer, target, len(sources))
+    explained = 0
+    for outcome in score(classifier, sources, cams=cams):
+        if isinstance(outcome, Scored):
+            explained += 1
+            name, panel = printable(outcome.source.path.name), printable(outcome.panel)
+            print(f"{name}: P(positive) {outcome.probability:.3f} → {panel}")
+        else:
+            print(f"skipped {printable(outcome.path)}: {outcome.reason}", file=sys.stderr)
+    print(f"{explained} image(s) explained with layer {cams.cam.layer} into {target_dir}")
+    return EXIT_OK if explained else EXIT_CONFIG
+
+
+def _test_examples(job: JobFolder, threshold: float) -> list[Source] | None:
+    """A few true/false positives/negatives of the job's test split, or None (said why) when unreadable."""
+    import csv
+
     from medcam_core.explain.picking import pick_examples
-    from medcam_core.explain.render import export
-    from medcam_core.train.model import load_saved_model
+    from medcam_core.inference.predict import Source
 
     try:
-        config = json.loads(job.config_file.read_text(encoding="utf-8"))
-        metrics = json.loads(job.metrics_file.read_text(encoding="utf-8"))
-        image_size, threshold = int(config["preset"]["image_size"]), float(metrics["threshold"]["value"])
-        if images:
-            items = [Item(p) for p in images]
-        else:
-            with open(job.predictions_file, encoding="utf-8") as fh:
-                items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
+        with open(job.predictions_file, encoding="utf-8") as fh:
+            items = pick_examples([r for r in csv.DictReader(fh) if r["split"] == "test"], threshold)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        files = f"{JobFolder.CONFIG}, {JobFolder.METRICS} or {JobFolder.PREDICTIONS}"
-        error(f"{model_dir} is damaged: {files} is missing or unreadable ({exc})")
-        return EXIT_CONFIG
-    model = load_saved_model(model_file)
-    try:
-        cam = GradCAM(model, layer)
-    except GradCAMError as exc:
-        error(str(exc))
-        return EXIT_CONFIG
-    target_dir = out or job.gradcam_dir
-    for result in explain(cam, items, image_size, target, threshold):
-        files = export(result, target_dir, cam.layer, threshold)
-        print(f"{result.item.path.name}: P(positive) {result.probability:.3f} → {files['panel']}")
-    print(f"{len(items)} image(s) explained with layer {cam.layer} into {target_dir}")
-    return EXIT_OK
+        error(f"{job.root} is damaged: {JobFolder.PREDICTIONS} is missing or unreadable ({exc})")
+        return None
+    return [Source(item.path, label=item.label) for item in items]

@@ -1,9 +1,12 @@
-"""Grad-CAM for any flat Keras functional binary classifier: one traced function over batches.
+"""Grad-CAM for a Keras binary classifier, flat or with a nested backbone: one traced function over batches.
 
 The gradient is taken of the **logit**, not the sigmoid output (which saturates to zero gradient on
 confident images). The gradient of −logit is the negation of the gradient of the logit, so one pass
 yields the signed map Σ_k w_k·A_k: its positive part explains the positive class, its negative part
-the negative class, and "predicted" picks per image.
+the negative class, and "predicted" picks per image. A Dense(2, softmax) head's logit is the
+difference z[positive] − z[other], whose sigmoid is the softmax's P(positive): the same map as a
+sigmoid head with that one logit. A layer inside a nested backbone is reached by running the
+backbone as its own graph (`inference.graph.tap`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from medcam_core.errors import MedcamError
+from medcam_core.inference.graph import feature_maps, read_head, tap
 
 TARGETS = ("predicted", "positive", "negative")
 EPS = 1e-8
@@ -25,14 +29,9 @@ class GradCAMError(MedcamError):
 
 
 def feature_layers(model: keras.Model) -> list[str]:
-    """Names of layers with a 4-D output (batch, height, width, channels), in graph order."""
-    out = []
-    for layer in model.layers:
-        shape = getattr(layer, "output", None)
-        shape = getattr(shape, "shape", None)
-        if shape is not None and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
-            out.append(layer.name)
-    return out
+    """Names of layers with a 4-D output (batch, height, width, channels), in graph order; those of a
+    backbone nested as one layer are listed in its place."""
+    return feature_maps(model)
 
 
 @dataclass
@@ -52,9 +51,12 @@ class GradCAM:
         batch_size: int = 16,
         traced: bool = True,
         start: str | None = None,
+        positive_index: int = 1,
     ) -> None:
         """`start` names a layer whose output the maps are computed from instead of the images: the
-        frozen-feature boundary, so cached features stand in for a forward pass of the frozen part."""
+        frozen-feature boundary, so cached features stand in for a forward pass of the frozen part.
+        `positive_index` is the positive class's output of a Dense(2, softmax) head (for a sigmoid head,
+        0 makes class 0 the positive one)."""
         usable = feature_layers(model)
         if not usable:
             raise GradCAMError("the model has no layer with a 4-D output to explain")
@@ -66,17 +68,10 @@ class GradCAM:
                 f"{', '.join(usable[-12:])} ({len(usable)} in all)"
             )
         self.model, self.layer, self.batch_size = model, layer, batch_size
-        head = model.layers[-1]
-        if isinstance(head, keras.layers.Dense) and head.units == 1:
-            pre = head.input
-            self._kernel, self._bias = head.kernel, head.bias
-        elif isinstance(head, keras.layers.Activation):
-            pre, self._kernel, self._bias = head.input, None, None
-        else:
-            raise GradCAMError("the model must end in Dense(1) or an Activation after a single logit")
+        self.head = read_head(model, positive_index)
         entry = model.inputs[0] if start is None else model.get_layer(start).output
         try:
-            self._grad_model = keras.Model(entry, [model.get_layer(layer).output, pre])
+            self._tap = tap(model, layer, self.head.pre, entry)
         except ValueError:
             raise GradCAMError(f"layer {layer!r} does not come after {start!r}") from None
         # traced once for throughput (any batch size: the signature leaves it free, so a last partial
@@ -84,15 +79,10 @@ class GradCAM:
         signature = [tf.TensorSpec((None, *entry.shape[1:]), tf.float32)]
         self._signed = tf.function(self._signed_maps, input_signature=signature) if traced else self._signed_maps
 
-    def _logit(self, pre: tf.Tensor) -> tf.Tensor:
-        if self._kernel is None:
-            return tf.reshape(pre, (-1,))
-        return tf.reshape(tf.matmul(pre, self._kernel) + (self._bias if self._bias is not None else 0.0), (-1,))
-
     def _signed_maps(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
-            fmap, pre = self._grad_model(x, training=False)
-            logit = self._logit(pre)
+            fmap, pre = self._tap(x, training=False)
+            logit = self.head.logit(pre)
         grads = tape.gradient(logit, fmap)
         weights = tf.reduce_mean(grads, axis=(1, 2))
         signed = tf.reduce_sum(fmap * weights[:, tf.newaxis, tf.newaxis, :], axis=-1)

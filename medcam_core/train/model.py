@@ -14,7 +14,8 @@ from pathlib import Path
 import keras
 
 from medcam_core.config import Preset
-from medcam_core.errors import ModelFileError, WeightsUnavailableError
+from medcam_core.errors import WeightsUnavailableError
+from medcam_core.inference.model_file import open_model
 
 NOTOP_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
 NOTOP_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/" + NOTOP_FILE
@@ -28,15 +29,10 @@ def keras_cache_file() -> Path:
 
 
 def load_saved_model(path: Path) -> keras.Model:
-    """Load with Keras' safe mode, so a `Lambda` layer or other Python code in the file is refused,
-    never executed; any refusal or damage becomes one line naming the file."""
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, zipfile errors… for bad files
-        reason = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: cannot be loaded safely: {reason}") from exc
+    """The one safe loader (`inference.model_file.open_model`): a `Lambda` layer, a custom class or
+    other Python code named in the file is refused before Keras reads it, never executed; any
+    refusal or damage becomes one line naming the file."""
+    return open_model(path)
 
 
 def resolve_weights(weights: str, allow_download: bool = True) -> str | None:
