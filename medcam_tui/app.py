@@ -29,6 +29,7 @@ from medcam_core.errors import MedcamError
 from medcam_core.jobqueue.event_log import EVENT_LOG, follow
 from medcam_core.jobqueue.runner import Runner
 from medcam_core.jobqueue.state import PROGRESS_FILE
+from medcam_core.outputs.job_folder import IMPORTED_DIR, JobFolder
 from medcam_core.safe_text import printable
 from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
@@ -259,12 +260,15 @@ class MedcamApp(QueueControls, App[int]):
     # -- screens ------------------------------------------------------------------------------
 
     def finished_folders(self) -> list[tuple[str, Path]]:
+        """The queue's finished jobs, then the models `evaluate` imported into the output root."""
         root = self.output_root()
-        return [
+        jobs = [
             (job_id, root / self.view.jobs[job_id].folder)
             for job_id in self.view.order
             if self.view.jobs[job_id].status == Status.DONE and self.view.jobs[job_id].folder
         ]
+        imported = root / IMPORTED_DIR
+        return jobs + [(f"imported/{p.name}", p) for p in sorted(imported.glob("*/")) if p.is_dir()]
 
     def action_browser(self) -> None:
         self.push_screen(ModelBrowser(self.finished_folders()))
@@ -273,6 +277,9 @@ class MedcamApp(QueueControls, App[int]):
         folders = dict(self.finished_folders())
         if job_id not in folders:
             self.notify("select a finished (done) model for Grad-CAM", severity="warning")
+            return
+        if JobFolder(folders[job_id]).import_file.is_file():
+            self.notify("an imported model: run `medcam-tui gradcam MODEL_FILE IMAGE…` on its file", severity="warning")
             return
         self.push_screen(GradCAMScreen(folders[job_id]))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from medcam_core import __version__
 from medcam_core.config import DEFAULT_CONFIG
@@ -43,6 +44,30 @@ def _preview_size(text: str) -> int:
     if not text.strip().isdigit() or not MIN_SIZE <= int(text) <= MAX_SIZE:
         raise argparse.ArgumentTypeError(f"expected an integer from {MIN_SIZE} to {MAX_SIZE} (px), got {text!r}")
     return int(text)
+
+
+def _dataset_options(parser: argparse.ArgumentParser) -> None:
+    """A dataset folder described on the command line, as a [[datasets]] entry would (data check, evaluate)."""
+    parser.add_argument("--recipe", choices=list(RECIPES), help="how PATH is laid out (default: folder)")
+    parser.add_argument("--positive", nargs="+", metavar="CLASS", help="classes that are label 1")
+    parser.add_argument("--negative", nargs="+", metavar="CLASS", help="classes that are label 0 (default: the rest)")
+    parser.add_argument("--table", metavar="CSV", help="csv recipe: the table, relative to PATH")
+    parser.add_argument("--body-parts", nargs="+", metavar="PART", help="mura recipe: e.g. forearm humerus")
+    parser.add_argument(
+        "--uncertain",
+        metavar="{ignore,ones,zeros}",
+        help="chexpert, mimic-cxr-jpg: a -1 of a chosen finding: leave the image out (default), positive, negative",
+    )
+    parser.add_argument(
+        "--views", nargs="+", metavar="VIEW", help="chexpert, mimic-cxr-jpg: frontal (default), lateral or all"
+    )
+    parser.add_argument("--max-per-class", type=int, help="images per class and split to read (default 500)")
+
+
+def _dataset_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options `_dataset_options` read, None where not given, keyed as config keys."""
+    keys = ("positive", "negative", "table", "body_parts", "max_per_class", "uncertain", "views")
+    return {key: getattr(args, key) for key in keys}
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +170,29 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per batch (default 32)")
     _model_options(predict)
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="validate a job, or any Keras model file, on another dataset (external validation)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score every image of another dataset (or --split test) with a finished job or a .keras / .h5\n"
+        "model, at the threshold frozen on the job's own validation split: the metrics, intervals and\n"
+        "pictures of a job's test split, into JOB/results/external/NAME/ (a model file: into\n"
+        "OUTPUT/imported/<file stem>/). The report and the model browser show the train × test matrix.\n"
+        "Exit status: 0 written, 2 when the model or the dataset cannot be used.",
+        epilog="recipes:\n" + "\n".join(f"  {name:<18}{info.summary}" for name, info in RECIPES.items()),
+    )
+    evaluate.add_argument("model", type=Path, metavar="MODEL", help="a job folder or a .keras / .h5 model file")
+    evaluate.add_argument("path", nargs="?", type=Path, metavar="PATH", help="the dataset folder, as downloaded")
+    evaluate.add_argument("--dataset", metavar="NAME", help="a dataset of the queue file instead of PATH")
+    evaluate.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="queue file (with --dataset)")
+    evaluate.add_argument("--name", help="the dataset's name in the results (default: PATH's folder name)")
+    evaluate.add_argument(
+        "--split", choices=("all", "test"), default="all", help="every image (default) or the dataset's test split"
+    )
+    evaluate.add_argument("--output", type=Path, dest="evaluate_output", help="output root for a model file's results")
+    _dataset_options(evaluate)
+    _model_options(evaluate)
+
     data = sub.add_parser("data", help="inspect datasets without training (data check)")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = data_sub.add_parser(
@@ -158,21 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="recipes:\n" + "\n".join(f"  {name:<18}{info.summary}" for name, info in RECIPES.items()),
     )
     check.add_argument("path", nargs="?", type=Path, help="a dataset folder to check on its own")
-    check.add_argument("--recipe", choices=list(RECIPES), help="how PATH is laid out (default: folder)")
     check.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="queue file (when no PATH)")
-    check.add_argument("--positive", nargs="+", metavar="CLASS", help="classes that are label 1")
-    check.add_argument("--negative", nargs="+", metavar="CLASS", help="classes that are label 0 (default: the rest)")
-    check.add_argument("--table", metavar="CSV", help="csv recipe: the table, relative to PATH")
-    check.add_argument("--body-parts", nargs="+", metavar="PART", help="mura recipe: e.g. forearm humerus")
-    check.add_argument(
-        "--uncertain",
-        metavar="{ignore,ones,zeros}",
-        help="chexpert, mimic-cxr-jpg: a -1 of a chosen finding: leave the image out (default), positive, negative",
-    )
-    check.add_argument(
-        "--views", nargs="+", metavar="VIEW", help="chexpert, mimic-cxr-jpg: frontal (default), lateral or all"
-    )
-    check.add_argument("--max-per-class", type=int, help="images per class and split to check (default 500)")
+    _dataset_options(check)
     check.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     check.add_argument(
         "--preview",
@@ -212,21 +247,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "data":
         from medcam_tui.data_command import data_check_command
 
-        described = (args.recipe, args.positive, args.negative, args.table, args.body_parts, args.max_per_class)
-        described += (args.uncertain, args.views)
-        if args.path is None and any(v is not None for v in described):
+        options = _dataset_values(args)
+        if args.path is None and any(v is not None for v in (args.recipe, *options.values())):
             build_parser().error("--recipe, the class options and --max-per-class describe a PATH; give one")
         if args.size is not None and args.preview is None:
             build_parser().error("--size is the --preview image size; give --preview DIR too")
-        options = {
-            "positive": args.positive,
-            "negative": args.negative,
-            "table": args.table,
-            "body_parts": args.body_parts,
-            "max_per_class": args.max_per_class,
-            "uncertain": args.uncertain,
-            "views": args.views,
-        }
         return data_check_command(
             args.path, args.recipe, options, args.config, args.json, preview=args.preview, preview_size=args.size
         )
@@ -251,6 +276,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                 args.batch_size,
             )
         )
+    if args.command == "evaluate":
+        from medcam_tui.evaluate_command import evaluate_request
+
+        return evaluate_request(args, _dataset_values(args), _options(args))
     if args.command == "report":
         from medcam_tui.commands import report_command
 

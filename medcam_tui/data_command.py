@@ -35,29 +35,33 @@ FLAGS = {
     "body_parts": "--body-parts",
     "uncertain": "--uncertain",
     "views": "--views",
+    "name": "--name",  # evaluate's name for the dataset
 }
 
 
-def folder_spec(path: Path, recipe: str, options: dict[str, Any]) -> DatasetSpec:
-    """One dataset from the command line, validated by the same rules as a config file."""
+def folder_spec(
+    path: Path, recipe: str, options: dict[str, Any], command: str = "data check", name: str | None = None
+) -> DatasetSpec:
+    """One dataset from the command line, validated by the same rules as a config file; errors name
+    `command` and the flag."""
     info = RECIPES[recipe]
     given = {k: v for k, v in options.items() if v is not None}
     for key in given:
         if key in FLAGS and key not in info.options:
-            raise ConfigError("data check", FLAGS[key], f"not used by --recipe {recipe}")
+            raise ConfigError(command, FLAGS[key], f"not used by --recipe {recipe}")
     for key in info.required:
         if key not in given and key not in info.defaults:
-            raise ConfigError("data check", FLAGS[key], f"needed by --recipe {recipe} ({info.summary})")
+            raise ConfigError(command, FLAGS[key], f"needed by --recipe {recipe} ({info.summary})")
     problem = table_problem(path, given["table"]) if "table" in given else None
     if problem:
-        raise ConfigError("data check", FLAGS["table"], problem)
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", path.resolve().name).strip("-_") or "dataset"
-    table = {"name": name[:64], "path": str(path), "recipe": recipe, **given}
+        raise ConfigError(command, FLAGS["table"], problem)
+    name = name or re.sub(r"[^A-Za-z0-9_-]", "-", path.resolve().name).strip("-_")[:64] or "dataset"
+    table = {"name": name, "path": str(path), "recipe": recipe, **given}
     try:
-        return parse_config({"datasets": [table]}, file="data check").datasets[0]
+        return parse_config({"datasets": [table]}, file=command).datasets[0]
     except ConfigError as exc:  # name the flag, not the config key it became
         key = exc.key.removeprefix("datasets[0].")
-        raise (ConfigError("data check", FLAGS[key], exc.expected) if key in FLAGS else exc) from None
+        raise (ConfigError(command, FLAGS[key], exc.expected) if key in FLAGS else exc) from None
 
 
 def data_check_command(

@@ -325,6 +325,61 @@ def test_report_shows_the_train_by_test_matrix(finished) -> None:
     assert own_cell.startswith(f"**{own['auroc']:.3f} [")
 
 
+def test_evaluate_cli_on_the_job_and_on_its_model_file_as_an_import(
+    finished, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`evaluate` on the job (test split only) and on its .h5 copied out as a foreign file: the same
+    weights give the same probabilities; the file is decided at 0.5 and listed as imported."""
+    import hashlib
+
+    from medcam_core.outputs.job_folder import JobFolder
+    from medcam_core.outputs.report import build_report
+    from medcam_core.outputs.results import load_job_results
+    from medcam_tui.cli import main
+
+    config, _, out = finished
+    cardio = next(d.path for d in config.datasets if d.name == "cardiomegaly")
+    job = JobFolder(out / "densenet121_pneumonia_standard_models")
+    args = [str(cardio), "--positive", "cardiomegaly", "--name", "cardio-test", "--split", "test"]
+    assert main(["evaluate", str(job.root), *args]) == 0
+    assert "AUROC" in capsys.readouterr().out
+    saved = json.loads(job.external("cardio-test").metrics_file.read_text())
+    assert saved["split"] == "test" and saved["threshold"]["value"] == pytest.approx(
+        json.loads(job.metrics_file.read_text())["threshold"]["value"]
+    )
+    whole = {
+        r["path"]: float(r["probability"]) for r in csv.DictReader(job.external("cardiomegaly").predictions_file.open())
+    }
+    part = {
+        r["path"]: float(r["probability"]) for r in csv.DictReader(job.external("cardio-test").predictions_file.open())
+    }
+    assert 0 < len(part) < len(whole) and all(part[p] == pytest.approx(whole[p], abs=1e-5) for p in part)
+
+    foreign = tmp_path / "someones_model.h5"
+    foreign.write_bytes(job.h5_model_file.read_bytes())
+    assert main(["evaluate", str(foreign), *args[:3], "--name", "cardiomegaly", "--output", str(out)]) == 0
+    imported = JobFolder(out / "imported" / "someones_model")
+    record = json.loads(imported.import_file.read_text())
+    assert (
+        record["source"] == str(foreign.resolve())
+        and record["sha256"] == hashlib.sha256(foreign.read_bytes()).hexdigest()
+    )
+    mine = json.loads(imported.external("cardiomegaly").metrics_file.read_text())
+    assert mine["imported"] and mine["threshold"]["value"] == 0.5 and "pass --threshold" in mine["threshold"]["source"]
+    theirs = {
+        r["path"]: float(r["probability"])
+        for r in csv.DictReader(imported.external("cardiomegaly").predictions_file.open())
+    }
+    assert theirs.keys() == whole.keys() and all(theirs[p] == pytest.approx(whole[p], abs=1e-5) for p in whole)
+    assert load_job_results(imported.root).imported["preprocess"] == "densenet"
+    row = next(line for line in build_report(out).splitlines() if line.startswith("| imported/someones"))
+    assert row.count(" · n ") == 1  # an imported model has no own test split: one external cell
+
+    assert main(["evaluate", str(foreign), "--dataset", "nope", "--config", str(tmp_path / "none.toml")]) == 2
+    assert main(["evaluate", str(tmp_path / "missing.keras"), *args]) == 2
+    assert not (out / "imported" / "missing").exists()
+
+
 def test_gradcam_cli_on_a_finished_model(finished) -> None:
     _, _, out = finished
     folder = out / "densenet121_pneumonia_standard_models"

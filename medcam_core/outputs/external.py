@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from medcam_core.formatting import estimate
-from medcam_core.outputs.job_folder import ExternalFolder, JobFolder, write_predictions
+from medcam_core.outputs.job_folder import IMPORTED_DIR, ExternalFolder, JobFolder, job_id_of, write_predictions
 from medcam_core.outputs.metrics_schema import ExternalMetrics
 from medcam_core.outputs.pictures import write_pictures
 from medcam_core.serialize import write_json_atomic
@@ -68,25 +68,25 @@ def _cell(test: dict[str, Any], own: bool) -> Cell:
 
 
 def cross_dataset_matrix(folders: Sequence[Path]) -> CrossDatasetMatrix:
-    """The matrix of the job folders (trained or imported) under an output root; own test splits from
-    each job's metrics.json and config, the rest from its external validations."""
+    """The matrix of the model folders under an output root (`model_folders`): a job's own test split
+    from its metrics.json and config, the rest from its external validations; an imported model
+    (`imported/<name>`) has external validations only."""
     matrix = CrossDatasetMatrix()
     for root in folders:
         job = JobFolder(root)
-        externals = [(f.dataset, read_external(f)) for f in job.externals()]
-        model, own = job.name, None
+        model = f"{IMPORTED_DIR}/{job.name}" if job.import_file.is_file() else job_id_of(job.name)
         try:
             metrics = json.loads(job.metrics_file.read_text(encoding="utf-8"))
             config = json.loads(job.config_file.read_text(encoding="utf-8"))
-            model, own = str(metrics["job"]), str(config["dataset"]["name"])
-            matrix.cells[(model, own)] = _cell(metrics.get("test", {}), own=True)
+            model = str(metrics["job"])
+            matrix.cells[(model, str(config["dataset"]["name"]))] = _cell(metrics.get("test", {}), own=True)
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        for dataset, external in externals:
+        for folder in job.externals():
+            external = read_external(folder)
             if external is not None:
-                model = external.get("model", model) if own is None else model
-                matrix.cells[(model, dataset)] = _cell(cast(dict[str, Any], external.get("test", {})), own=False)
-        if any(m == model for m, _ in matrix.cells) and model not in matrix.models:
+                matrix.cells[(model, folder.dataset)] = _cell(cast(dict[str, Any], external.get("test", {})), own=False)
+        if any(m == model for m, _ in matrix.cells):
             matrix.models.append(model)
     matrix.datasets = sorted({d for _, d in matrix.cells})
     return matrix

@@ -3,7 +3,7 @@
 ```
 densenet121_<dataset>_<preset>_models/
   models/   model.keras · model.h5 · model.weights.h5 · best_checkpoint.weights.h5
-  configs/  job_config.json
+  configs/  job_config.json   (import.json instead, in <output>/imported/<model file stem>/)
   results/  metrics.json · history.csv · history.json · predictions.csv · curves.png
             roc.png · pr.png · calibration.png   (test split)
             external/<dataset>/  metrics.json · predictions.csv · roc.png · pr.png · calibration.png
@@ -58,6 +58,7 @@ class JobFolder:
     WEIGHTS: ClassVar[str] = f"{MODELS}/model.weights.h5"
     CHECKPOINT: ClassVar[str] = f"{MODELS}/best_checkpoint.weights.h5"
     CONFIG: ClassVar[str] = f"{CONFIGS}/job_config.json"
+    IMPORT: ClassVar[str] = f"{CONFIGS}/import.json"  # an imported model's folder: where the model file came from
     METRICS: ClassVar[str] = f"{RESULTS}/metrics.json"
     HISTORY_CSV: ClassVar[str] = f"{RESULTS}/history.csv"
     HISTORY: ClassVar[str] = f"{RESULTS}/history.json"
@@ -146,6 +147,10 @@ class JobFolder:
     @property
     def config_file(self) -> Path:
         return self.root / self.CONFIG
+
+    @property
+    def import_file(self) -> Path:
+        return self.root / self.IMPORT
 
     @property
     def metrics_file(self) -> Path:

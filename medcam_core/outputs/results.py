@@ -22,6 +22,11 @@ class JobResults:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def imported(self) -> dict[str, Any] | None:
+        """Where an imported model came from (source, sha256, preprocessing), None for a job of this tool."""
+        return self.config.get("import")
+
+    @property
     def test(self) -> TestMetrics:
         return self.metrics.get("test", cast(TestMetrics, {}))
 
@@ -56,9 +61,12 @@ def read_metrics(folder: JobFolder) -> Metrics:
 
 
 def load_job_results(folder: Path | JobFolder) -> JobResults:
-    """Whatever of metrics, history and config can be read; what cannot is listed in `problems`."""
+    """Whatever of metrics, history and config can be read; what cannot is listed in `problems`.
+    An imported model (`evaluate` on a model file) has only its import record as config."""
     job = folder if isinstance(folder, JobFolder) else JobFolder(Path(folder))
     problems: list[str] = []
+    if job.import_file.is_file():
+        return JobResults(folder=job.root, config={"import": _read(job.import_file, problems)}, problems=problems)
     return JobResults(
         folder=job.root,
         metrics=cast(Metrics, _read(job.metrics_file, problems)),

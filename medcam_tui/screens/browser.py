@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,8 +17,8 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from medcam_core.formatting import estimate, number
-from medcam_core.outputs.external import CrossDatasetMatrix, cell_text, cross_dataset_matrix
-from medcam_core.outputs.job_folder import JobFolder, read_predictions
+from medcam_core.outputs.external import CrossDatasetMatrix, cell_text, cross_dataset_matrix, read_external
+from medcam_core.outputs.job_folder import ExternalFolder, JobFolder, read_predictions
 from medcam_core.outputs.pictures import RocCurve, roc_of
 from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.safe_text import printable
@@ -29,6 +30,32 @@ def _display(path: Path) -> str:
         return printable(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return printable(path)
+
+
+def _external_lines(folder: Path) -> list[str]:
+    """The model's validations on other datasets, each at the threshold it froze on its own validation."""
+    lines = []
+    for external in JobFolder(folder).externals():
+        metrics = read_external(external)
+        if metrics is None:
+            lines.append(f"  {escape(printable(external.dataset))}: unreadable {ExternalFolder.METRICS}")
+            continue
+        test, threshold = metrics.get("test", {}), metrics.get("threshold", {})
+        ci, n = test.get("ci", {}), test.get("n", {})
+        lines.append(
+            f"  {escape(printable(external.dataset))} ({metrics.get('split', '?')} images, "
+            f"{n.get('positive', '?')}+/{n.get('negative', '?')}−): "
+            f"AUROC {estimate(test.get('auroc'), ci.get('auroc'))} · sens {number(test.get('sensitivity'))} · "
+            f"spec {number(test.get('specificity'))} at "
+            f"{number(threshold.get('value'))} ({escape(printable(threshold.get('source', '?')))})"
+        )
+    return ["", "[b]external validation[/b]", *lines] if lines else []
+
+
+def _files(res: JobResults) -> list[str]:
+    lines = ["", "[red]" + escape("; ".join(res.problems)) + "[/red]"] if res.problems else []
+    lines += ["", "[b]files[/b]"] + [f"  {escape(printable(p.relative_to(res.folder)))}" for p in res.artifacts()]
+    return lines + [f"  in {escape(_display(res.folder))}"]
 
 
 class ModelBrowser(Screen[None]):
@@ -74,6 +101,8 @@ class ModelBrowser(Screen[None]):
             test = res.test
             n = test.get("n", {})
             training = res.metrics.get("training", {})
+            epochs = f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}"
+            epochs = "imported" if res.imported is not None else epochs
             table.add_row(
                 job_id,
                 estimate(test.get("auroc"), test.get("ci", {}).get("auroc")),
@@ -81,7 +110,7 @@ class ModelBrowser(Screen[None]):
                 number(test.get("sensitivity")),
                 number(test.get("specificity")),
                 f"{n.get('positive', '?')}+/{n.get('negative', '?')}−",
-                f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}",
+                epochs,
                 key=job_id,
             )
         self.load_matrix(list(self.folders.values()))
@@ -186,6 +215,8 @@ class ModelBrowser(Screen[None]):
 
     @staticmethod
     def _info(res: JobResults) -> str:
+        if res.imported is not None:
+            return ModelBrowser._imported_info(res)
         test, m = res.test, res.metrics
         cis = test.get("ci", {})
         cm = test.get("confusion_matrix", {})
@@ -227,11 +258,19 @@ class ModelBrowser(Screen[None]):
                     f"  {layer}: pointing game {number(figures.get('pointing_game'))}, "
                     f"energy in mask {number(figures.get('energy_in_mask'))}"
                 )
-        if res.problems:
-            lines += ["", "[red]" + "; ".join(res.problems) + "[/red]"]
-        lines += ["", "[b]files[/b]"] + [f"  {p.relative_to(res.folder)}" for p in res.artifacts()]
-        lines.append(f"  in {_display(res.folder)}")
-        return "\n".join(lines)
+        return "\n".join(lines + _external_lines(res.folder) + _files(res))
+
+    @staticmethod
+    def _imported_info(res: JobResults) -> str:
+        """A model file `evaluate` scored: where it came from and how it was used; no training of ours."""
+        source = res.imported or {}
+        lines = [
+            f"[b]imported model[/b] {escape(printable(source.get('source', '?')))}",
+            f"sha256 {str(source.get('sha256', '?'))[:16]}… · {source.get('image_size', '?')} px · "
+            f"{source.get('preprocess', '?')} preprocessing · positive output {source.get('positive_index', '?')}",
+            "not trained here: no own test split, training curves or Grad-CAM figures",
+        ]
+        return "\n".join(lines + _external_lines(res.folder) + _files(res))
 
     def action_close(self) -> None:
         self.dismiss(None)
