@@ -333,7 +333,7 @@ def test_evaluate_cli_on_the_job_and_on_its_model_file_as_an_import(
     import hashlib
 
     from medcam_core.outputs.job_folder import JobFolder
-    from medcam_core.outputs.report import build_report
+    from medcam_core.outputs.report import build_report, md
     from medcam_core.outputs.results import load_job_results
     from medcam_tui.cli import main
 
@@ -374,6 +374,7 @@ def test_evaluate_cli_on_the_job_and_on_its_model_file_as_an_import(
     assert load_job_results(imported.root).imported["preprocess"] == "densenet"
     row = next(line for line in build_report(out).splitlines() if line.startswith("| imported/someones"))
     assert row.count(" · n ") == 1  # an imported model has no own test split: one external cell
+    assert f"- {md('imported/someones_model')}: {md(str(foreign.resolve()))}" in build_report(out)
 
     assert main(["evaluate", str(foreign), "--dataset", "nope", "--config", str(tmp_path / "none.toml")]) == 2
     assert main(["evaluate", str(tmp_path / "missing.keras"), *args]) == 2

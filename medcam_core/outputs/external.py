@@ -27,13 +27,19 @@ def write_external(
     write_json_atomic(folder.metrics_file, metrics)
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object, or {} when the file cannot be read as one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_external(folder: ExternalFolder) -> ExternalMetrics | None:
     """metrics.json of one external validation, or None when it cannot be read."""
-    try:
-        data = json.loads(folder.metrics_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return cast(ExternalMetrics, data) if isinstance(data, dict) else None
+    data = _read_json(folder.metrics_file)
+    return cast(ExternalMetrics, data) if data else None
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class CrossDatasetMatrix:
     models: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    imported: dict[str, str] = field(default_factory=dict)  # an imported model's row → its source file
 
     def __bool__(self) -> bool:
         return any(not cell.own for cell in self.cells.values())
@@ -74,7 +81,10 @@ def cross_dataset_matrix(folders: Sequence[Path]) -> CrossDatasetMatrix:
     matrix = CrossDatasetMatrix()
     for root in folders:
         job = JobFolder(root)
-        model = f"{IMPORTED_DIR}/{job.name}" if job.import_file.is_file() else job_id_of(job.name)
+        model = job_id_of(job.name)
+        if job.import_file.is_file():
+            model = f"{IMPORTED_DIR}/{job.name}"
+            matrix.imported[model] = str(_read_json(job.import_file).get("source", "?"))
         try:
             metrics = json.loads(job.metrics_file.read_text(encoding="utf-8"))
             config = json.loads(job.config_file.read_text(encoding="utf-8"))
@@ -122,4 +132,7 @@ def section(matrix: CrossDatasetMatrix, escape: Callable[[object], str] = str) -
             text = cell_text(cell)
             cells.append(f"**{text}**" if cell is not None and cell.own else text)
         lines.append(f"| {escape(model)} | " + " | ".join(cells) + " |")
+    if matrix.imported:
+        lines += ["", "Imported models (model files this tool did not train, scored by `medcam-tui evaluate`):", ""]
+        lines += [f"- {escape(model)}: {escape(source)}" for model, source in matrix.imported.items()]
     return lines + [""]

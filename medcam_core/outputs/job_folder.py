@@ -39,8 +39,40 @@ COMPARISONS_JSON = "comparisons.json"
 PREDICTION_COLUMNS = ["split", "path", "patient", "label", "probability"]
 
 
+class ScoredFiles:
+    """The files of one scored split, where a job's own test split and an external validation share
+    their names (`METRICS`, `PREDICTIONS`, `ROC`, `PR`, `CALIBRATION`, relative to `root`)."""
+
+    root: Path
+    METRICS: ClassVar[str]
+    PREDICTIONS: ClassVar[str]
+    ROC: ClassVar[str]
+    PR: ClassVar[str]
+    CALIBRATION: ClassVar[str]
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.root / self.METRICS
+
+    @property
+    def predictions_file(self) -> Path:
+        return self.root / self.PREDICTIONS
+
+    @property
+    def roc_file(self) -> Path:
+        return self.root / self.ROC
+
+    @property
+    def pr_file(self) -> Path:
+        return self.root / self.PR
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.root / self.CALIBRATION
+
+
 @dataclass(frozen=True)
-class JobFolder:
+class JobFolder(ScoredFiles):
     """A job folder (committed, or its work folder under `.partial/`) and every path inside it.
 
     The class attributes are the paths relative to the folder, as messages and the model README
@@ -153,10 +185,6 @@ class JobFolder:
         return self.root / self.IMPORT
 
     @property
-    def metrics_file(self) -> Path:
-        return self.root / self.METRICS
-
-    @property
     def history_csv_file(self) -> Path:
         return self.root / self.HISTORY_CSV
 
@@ -165,24 +193,8 @@ class JobFolder:
         return self.root / self.HISTORY
 
     @property
-    def predictions_file(self) -> Path:
-        return self.root / self.PREDICTIONS
-
-    @property
     def curves_file(self) -> Path:
         return self.root / self.CURVES
-
-    @property
-    def roc_file(self) -> Path:
-        return self.root / self.ROC
-
-    @property
-    def pr_file(self) -> Path:
-        return self.root / self.PR
-
-    @property
-    def calibration_file(self) -> Path:
-        return self.root / self.CALIBRATION
 
     @property
     def readme_file(self) -> Path:
@@ -218,7 +230,7 @@ class JobFolder:
 
 
 @dataclass(frozen=True)
-class ExternalFolder:
+class ExternalFolder(ScoredFiles):
     """`<job>/results/external/<dataset>/`: a model scored on a dataset it was not trained on, laid out
     like a job's own test results so the same pictures and readers serve both."""
 
@@ -237,26 +249,6 @@ class ExternalFolder:
     @property
     def results_dir(self) -> Path:
         return self.root
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.root / self.METRICS
-
-    @property
-    def predictions_file(self) -> Path:
-        return self.root / self.PREDICTIONS
-
-    @property
-    def roc_file(self) -> Path:
-        return self.root / self.ROC
-
-    @property
-    def pr_file(self) -> Path:
-        return self.root / self.PR
-
-    @property
-    def calibration_file(self) -> Path:
-        return self.root / self.CALIBRATION
 
 
 def model_folders(output: Path) -> list[Path]:
