@@ -92,6 +92,8 @@ class DatasetSpec:
     uncertain: Uncertain = Uncertain.IGNORE  # finding-table recipes: what a −1 of a chosen finding becomes
     views: tuple[View, ...] = (View.FRONTAL,)
     labeler: Labeler = Labeler.CHEXPERT  # mimic-cxr-jpg: which label file
+    boxes: str = ""  # folder, csv: a table of lesion boxes (path, x, y, width, height), inside the dataset
+    masks: str = ""  # folder, csv: a folder of lesion masks mirroring the images' paths, inside the dataset
 
     @property
     def label(self) -> str:

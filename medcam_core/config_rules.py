@@ -135,6 +135,14 @@ DATASET_RULES: dict[str, tuple[Check, str]] = {
         'a list of other datasets\' names, e.g. ["rsna"]: every job trained on this one is validated on them',
     ),
     "train": (lambda v: isinstance(v, bool), "true or false (false: a dataset for external validation only)"),
+    "boxes": (
+        lambda v: isinstance(v, str) and v != "",
+        "a CSV file inside the dataset with columns path, x, y, width, height (lesion boxes in pixels)",
+    ),
+    "masks": (
+        lambda v: isinstance(v, str) and v != "" and not Path(v).is_absolute() and ".." not in Path(v).parts,
+        "a folder inside the dataset holding a lesion mask (white = lesion) per image, at the image's path with .png",
+    ),
 }
 DATASET_REQUIRED = ("name", "path")
 

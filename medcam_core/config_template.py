@@ -61,6 +61,8 @@ confidence = 0.95
 # from train/val instead (test never changes). Check a dataset first:  medcam-tui data check
 # `external = ["rsna"]` validates every model of this dataset on those datasets after training (at its own
 # validation threshold, into results/external/<name>/); `train = false` keeps a dataset for that use only.
+# Lesion annotations for Grad-CAM's localisation figures (folder, csv): boxes = "boxes.csv" (path, x, y,
+# width, height in the original's pixels) or masks = "masks" (a mask .png per image at its relative path).
 
 [[datasets]]
 name = "pneumonia"            # Kermany: chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}; its 16-image val/ joins train

@@ -9,7 +9,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from medcam_core.config import DatasetSpec, parse_config
 from medcam_core.data.annotations import Box
@@ -398,3 +400,46 @@ def test_a_job_on_rsna_scores_its_grad_cam_on_the_annotated_boxes(tmp_path: Path
     assert figures["mask_area_share"] == pytest.approx(sum(boxes[p] for p in positives) / len(positives))
     assert 0 <= figures["pointing_game"] <= 1 and 0 <= figures["energy_in_mask"] <= 1
     assert f"(n = {len(positives)} positives with the dataset's annotated boxes)" in build_report(out)
+
+
+def test_a_folder_dataset_brings_its_own_boxes_table_and_mask_folder(tmp_path: Path) -> None:
+    """`boxes` attaches a row's box to its image (several rows, several boxes), skips a row naming no file
+    and stops at a bad number; `masks` is left out of the classes and read back at the image's path."""
+    from medcam_core.data.ground_truth import Annotation, GroundTruth
+
+    root = tmp_path / "site"
+    for cls in ("sick", "well"):
+        for i in range(4):
+            replicas.image(root / cls / f"{cls}{i}.png", size=40)
+    (root / "boxes.csv").write_text(
+        "path,x,y,width,height\nsick/sick0.png,1,2,10,20\nsick/sick0.png,20,20,5,5\nsick/sick1.png,0,0,4,4\n"
+        "sick/gone.png,0,0,4,4\n../outside.png,0,0,4,4\n"
+    )
+    mask = np.zeros((40, 40), np.uint8)
+    mask[5:15, 8:30] = 255
+    (root / "masks" / "sick").mkdir(parents=True)
+    Image.fromarray(mask).save(root / "masks" / "sick" / "sick2.png")
+
+    found = discover(spec_for(root, "folder", positive=["sick"], boxes="boxes.csv", masks="masks"), 0)
+    by_name = {s.path.name: s for s in found.samples}
+    assert len(found.samples) == 8  # masks/ is no class: nothing of it became a negative image
+    assert by_name["sick0.png"].boxes == (Box(1, 2, 10, 20), Box(20, 20, 5, 5))
+    assert by_name["sick1.png"].boxes == (Box(0, 0, 4, 4),) and by_name["sick2.png"].boxes == ()
+    assert sorted(reason for _, reason in found.skipped) == [
+        "listed in boxes.csv but not on disk",
+        "path outside the dataset folder",
+    ]
+    assert any("masks/ not used" in note for note in found.notes)
+
+    masked = GroundTruth.for_dataset(spec_for(root, "folder", positive=["sick"], masks="masks"), {})
+    assert masked.source == Annotation.MASKS
+    np.testing.assert_array_equal(masked.mask_for(root / "sick" / "sick2.png"), mask > 127)
+    assert masked.mask_for(root / "sick" / "sick3.png") is None
+
+    (root / "boxes.csv").write_text("path,x,y,width,height\nsick/sick0.png,1,2,-3,20\n")
+    with pytest.raises(DataError, match=r"boxes.csv: row 2, column 'width': expected a number > 0 for a box"):
+        discover(spec_for(root, "folder", positive=["sick"], boxes="boxes.csv"), 0)
+    with pytest.raises(DataError, match=r"masks: no folder 'labels' in"):
+        discover(spec_for(root, "folder", positive=["sick"], masks="labels"), 0)
+    with pytest.raises(ConfigError, match=r"datasets\[0\].masks: not used by recipe 'kermany'"):
+        spec_for(root, "kermany", masks="masks")

@@ -5,7 +5,9 @@ sigmoid equivalents; models that cannot be used, or would run code, are refused 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
+import json
 import os
 from pathlib import Path
 
@@ -208,6 +210,47 @@ def test_gradcam_cli_on_a_nested_h5_names_a_layer_inside_the_backbone(small_nest
     assert saved.shape == (SIZE, SIZE) and saved.any()
     np.testing.assert_allclose(saved, expected, atol=1e-5)
     assert Image.open(tmp_path / "cams" / "xray_panel.png").size[0] > 600
+
+
+def test_evaluate_scores_a_dataset_with_foreign_models_of_each_head(
+    small_nested, softmax_and_sigmoid_twin, tmp_path, monkeypatch
+) -> None:
+    """A nested sigmoid .h5 and a softmax .keras (class 0 positive) validated on a folder dataset: every
+    row's probability is the model's own output on the decoded, scaled image; AUROC is sklearn's."""
+    from sklearn.metrics import roc_auc_score
+
+    from medcam_core.data.decode import decode
+    from medcam_core.outputs.job_folder import JobFolder
+    from medcam_tui import evaluate_command
+
+    import replicas
+
+    monkeypatch.setattr(evaluate_command, "setup_logging", lambda *a, **k: None)
+    data = tmp_path / "site-b"
+    for cls in ("sick", "well"):
+        for i in range(8):
+            replicas.image(data / cls / f"{cls}{i}.png", size=40)
+    small_nested["nested"].save(tmp_path / "nested.h5")
+    softmax_and_sigmoid_twin[0].save(tmp_path / "softmax.keras")
+    cases = (("nested.h5", "1", lambda x: small_nested["flat"].predict_on_batch(np.repeat(x, 3, -1))[:, 0]),
+             ("softmax.keras", "0", lambda x: softmax_and_sigmoid_twin[0].predict_on_batch(x)[:, 0]))  # fmt: skip
+    for name, positive, by_hand in cases:
+        code, out, err = run_cli(
+            monkeypatch, "evaluate", str(tmp_path / name), str(data), "--positive", "sick", "--preprocess", "scale",
+            "--positive-index", positive, "--output", str(tmp_path / "out"),
+        )  # fmt: skip
+        assert code == EXIT_OK, err
+        folder = JobFolder(tmp_path / "out" / "imported" / Path(name).stem).external("site-b")
+        metrics = json.loads(folder.metrics_file.read_text())
+        with open(folder.predictions_file) as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 16 and metrics["imported"] and metrics["threshold"]["value"] == 0.5
+        x = np.stack([decode(Path(r["path"]), SIZE) for r in rows])[..., None].astype(np.float32) / 255.0
+        p = np.array([float(r["probability"]) for r in rows])
+        np.testing.assert_allclose(p, by_hand(x), atol=1e-5)
+        labels = [int(r["label"]) for r in rows]
+        assert metrics["test"]["auroc"] == pytest.approx(roc_auc_score(labels, p))
+        assert f"AUROC {metrics['test']['auroc']:.3f}" in out
 
 
 def test_gradcam_of_a_model_file_needs_images(tmp_path, monkeypatch) -> None:

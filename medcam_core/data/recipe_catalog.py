@@ -20,17 +20,19 @@ class RecipeInfo:
 
 
 CLASS_KEYS = frozenset({"positive", "negative", "patient_id"})
+ANNOTATION_KEYS = frozenset({"boxes", "masks"})  # a box table or a mask folder: localisation ground truth
 FINDING_KEYS = frozenset({"positive", "negative", "uncertain", "views"})  # findings as columns of 1 / 0 / −1 / blank
 
 RECIPES: dict[str, RecipeInfo] = {
     "folder": RecipeInfo(
         "one sub-folder per class, optionally inside train/ val/ test/",
-        CLASS_KEYS,
+        CLASS_KEYS | ANNOTATION_KEYS,
         required=("positive",),
     ),
     "csv": RecipeInfo(
         "a CSV table of image paths and labels (optional patient and split columns)",
-        frozenset({"table", "path_column", "label_column", "patient_column", "split_column", "positive", "negative"}),
+        frozenset({"table", "path_column", "label_column", "patient_column", "split_column", "positive", "negative"})
+        | ANNOTATION_KEYS,
         required=("table",),
     ),
     "kermany": RecipeInfo(

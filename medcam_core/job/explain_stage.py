@@ -27,7 +27,7 @@ def explain_job(ctx: JobContext) -> GradcamSummary:
     model, size, work = ctx.built.model, ctx.job.preset.image_size, ctx.work
     assert work is not None
     assert ctx.evaluation is not None and ctx.data is not None
-    truth = GroundTruth(ctx.data.boxes)
+    truth = GroundTruth.for_dataset(ctx.job.dataset, ctx.data.boxes)
     threshold = ctx.evaluation["threshold"]["value"]
     test = [p for p in ctx.predictions if p["split"] == "test"]
     present = [i for i, p in enumerate(test) if Path(p["path"]).is_file()]  # files can vanish

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from medcam_core.config import DatasetSpec
-from medcam_core.data.discovery import Discovered, Sample
+from medcam_core.data.discovery import FOLDER, Discovered, Sample, entry_kind
+from medcam_core.data.recipes.box_table import attach_boxes
 from medcam_core.data.recipes.chexpert import find_chexpert
 from medcam_core.data.recipes.folders import find_folder, find_kermany, find_knee_kl
 from medcam_core.data.recipes.mimic import find_mimic
@@ -36,7 +37,11 @@ def discover(spec: DatasetSpec, seed: int) -> Discovered:
     """The recipe's samples, capped at `max_per_class` per class and source split."""
     if not spec.path.is_dir():
         raise DataError(f"dataset folder not found: {spec.path}")
+    if spec.masks and entry_kind(spec.path / spec.masks) != FOLDER:
+        raise DataError(f"dataset {spec.name!r}: masks: no folder {spec.masks!r} in {spec.path}")
     found = FINDERS[spec.recipe](spec)
+    if spec.boxes:
+        attach_boxes(spec, found)
     found.samples = cap_per_class(found.samples, spec.max_per_class, np.random.default_rng(seed))
     return found
 

@@ -26,7 +26,9 @@ def find_folder(spec: DatasetSpec, ignore: dict[str, str] | None = None) -> Disc
     `ignore` names folders a recipe knows to leave out, with the reason shown to the user.
     """
     root = spec.path
-    ignore = ignore or {}
+    ignore = dict(ignore or {})
+    if spec.masks:
+        ignore[Path(spec.masks).parts[0]] = f"it holds the lesion masks (masks = {spec.masks!r})"
     found = Discovered([])
     splits: dict[str, Path] = {}
     others: list[str] = []

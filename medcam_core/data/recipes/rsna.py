@@ -7,19 +7,18 @@ validation and test are carved from the training images by patient.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
 from medcam_core.data.annotations import Box
 from medcam_core.data.discovery import FOLDER, MISSING, Discovered, Sample, entry_kind, listed_file
+from medcam_core.data.recipes.box_table import BOX, parse_box
 from medcam_core.data.recipes.findings import quoted
 from medcam_core.data.recipes.table import read_rows
 from medcam_core.errors import DataError
 
 PATIENT, TARGET = "patientId", "Target"
-BOX = ("x", "y", "width", "height")
 TARGETS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1}
 
 
@@ -36,23 +35,6 @@ def _labels_table(root: Path) -> Path:
     if not tables:
         raise DataError(f"no stage_2_train_labels.csv in {root} (the RSNA Pneumonia Detection label table)")
     return tables[-1]
-
-
-def _box(table: Path, line: int, row: dict[str, str]) -> Box:
-    values = []
-    for column in BOX:
-        try:
-            value = float(row[column])
-        except ValueError:
-            value = math.nan
-        size = column in ("width", "height")
-        if not math.isfinite(value) or value < 0 or (size and value == 0):
-            raise DataError(
-                f"{table}: row {line}, column {column!r}: expected a number {'> 0' if size else '≥ 0'} for a "
-                f"Target 1 box, got {quoted(row[column].strip())}"
-            )
-        values.append(value)
-    return Box(*values)
 
 
 def _patients(table: Path, found: Discovered) -> dict[str, Patient]:
@@ -75,7 +57,7 @@ def _patients(table: Path, found: Discovered) -> dict[str, Patient]:
                 f"but {patient.label} on row {patient.line}"
             )
         if label:
-            patient.boxes.append(_box(table, line, row))
+            patient.boxes.append(parse_box(table, line, row, "Target 1 box"))
     return patients
 
 
