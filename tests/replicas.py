@@ -248,8 +248,9 @@ def rsna_synthetic(root: Path, per_class: int = 12, size: int = 64) -> Path:
     for i in range(2 * per_class):
         patient, positive = f"{i:08x}-5a5a-4000-8000-{i:012x}", i % 2 == 0
         pixels, mask = render(TASKS["pneumonia"], size, positive, rng)
-        stored = (pixels.astype(np.uint16) << 4) | 0xF  # 12 bits, as a CR stores them
-        dicom_files.write(base / "stage_2_train_images" / f"{patient}.dcm", stored, PatientID=patient)
+        stored = (pixels.astype(np.uint16) << 4) | 0xF  # 12 bits, as a CR stores them, with the window that
+        window = {"WindowCenter": 2048, "WindowWidth": 4096}  # shows them as drawn (no per-image stretch)
+        dicom_files.write(base / "stage_2_train_images" / f"{patient}.dcm", stored, PatientID=patient, **window)
         if mask is None:
             lines.append(f"{patient},,,,,0\n")
         else:

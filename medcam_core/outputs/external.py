@@ -102,10 +102,13 @@ def cross_dataset_matrix(folders: Sequence[Path]) -> CrossDatasetMatrix:
     return matrix
 
 
-def cell_text(cell: Cell | None) -> str:
-    """`0.912 [0.850–0.960] · n 40`, or "" for a model never scored on that dataset."""
+def cell_text(cell: Cell | None, compact: bool = False) -> str:
+    """`0.912 [0.850–0.960] · n 40` (`compact`: `0.912 [0.85–0.96] n40`, for a terminal column), or ""
+    for a model never scored on that dataset."""
     if cell is None:
         return ""
+    if compact:
+        return f"{estimate(cell.auroc, cell.bounds, bound_digits=2)} n{cell.images}"
     return f"{estimate(cell.auroc, cell.bounds)} · n {cell.images}"
 
 
@@ -117,8 +120,9 @@ def section(matrix: CrossDatasetMatrix, escape: Callable[[object], str] = str) -
         "## Does a model hold up on other datasets (external validation)",
         "",
         "Rows: models; columns: the dataset scored. Each cell is the test AUROC with its interval and the "
-        "number of images. **Bold** cells are a model's own held-out test split; the others score every "
-        "image of another dataset at the threshold frozen on the model's own validation split. A drop off the "
+        "number of images. **Bold** cells are a model's own held-out test split; the others score another "
+        "dataset (every image, unless its `metrics.json` says `split: test`) at the threshold frozen on the "
+        "model's own validation split. A drop off the "
         "diagonal is what the change of site or population costs; these are research figures, not evidence of "
         "clinical readiness. Each external validation is in `<job>/" + JobFolder.EXTERNAL + "/<dataset>/`.",
         "",

@@ -147,7 +147,7 @@ class ModelBrowser(Screen[None]):
             table.add_column(printable(dataset), key=dataset)
         for model in matrix.models:
             cells = [matrix.cells.get((model, d)) for d in matrix.datasets]
-            shown = [cell_text(c) + (" *" if c is not None and c.own else "") for c in cells]
+            shown = [cell_text(c, compact=True) + (" *" if c is not None and c.own else "") for c in cells]
             table.add_row(printable(model), *shown, key=model)
         table.add_class("shown")
 
