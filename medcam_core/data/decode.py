@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from medcam_core.data import dicom
+from medcam_core.data import dicom_sniff
+from medcam_core.data.gray_levels import to_8bit
 from medcam_core.data.scratch import RecordFile
 
 MIN_SIDE = 16
@@ -43,7 +44,7 @@ def to_gray_uint8(im: Image.Image) -> np.ndarray:
     """Any PIL mode to 8-bit gray; wide (16-bit, float) images are stretched min..max, as a DICOM without VOI."""
     if im.mode in WIDE_MODES:
         arr = np.asarray(im, dtype=np.float64)
-        return dicom.to_8bit(arr, float(arr.min()), float(arr.max()))
+        return to_8bit(arr, float(arr.min()), float(arr.max()))
     if im.mode in ("CMYK", "P", "PA", "YCbCr", "LAB", "HSV"):
         im = im.convert("RGB")
     if im.mode != "L":
@@ -53,24 +54,20 @@ def to_gray_uint8(im: Image.Image) -> np.ndarray:
 
 def decode(path: Path, size: int) -> np.ndarray:
     """(size, size) uint8, or ImageSkipped with a one-line reason."""
-    return decode_bytes(read(path), size, dicom.named_dicom(Path(path)))
+    return decode_bytes(read(path), size, dicom_sniff.named_dicom(Path(path)))
 
 
 def decode_full(path: Path) -> np.ndarray:
     """The image at its own resolution as 8-bit gray, by the same steps as `decode` (DICOM windowed and
     inverted as the standard says, 16-bit stretched): what Grad-CAM overlays are drawn on."""
     data = read(path)
+    if dicom_sniff.named_dicom(Path(path)) or dicom_sniff.has_preamble(data):
+        return _dicom_gray(data)
     try:
-        if dicom.named_dicom(Path(path)) or dicom.has_preamble(data):
-            ds = dicom.read_image(data)
-            check_size(*dicom.size(ds))
-            return dicom.to_uint8(ds)
         with Image.open(io.BytesIO(data)) as im:
             check_size(*im.size)
             im.load()
             return to_gray_uint8(im)
-    except dicom.DicomUnusable as exc:
-        raise ImageSkipped(str(exc)) from None
     except UnidentifiedImageError:
         raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -81,12 +78,15 @@ def original_size(path: Path) -> tuple[int, int]:
     """(width, height) as stored, from the header alone (to scale annotation boxes to the decoded image)."""
     path = Path(path)
     try:
-        if dicom.is_dicom_file(path):
-            return dicom.header_size(path)
+        if dicom_sniff.is_dicom_file(path):
+            from medcam_core.data import dicom
+
+            try:
+                return dicom.header_size(path)
+            except dicom.DicomUnusable as exc:
+                raise ImageSkipped(str(exc)) from None
         with Image.open(path) as im:
             return im.size
-    except dicom.DicomUnusable as exc:
-        raise ImageSkipped(str(exc)) from None
     except UnidentifiedImageError:
         raise ImageSkipped("not a readable image (unknown or corrupt format)") from None
     except OSError as exc:
@@ -110,7 +110,7 @@ def content_hash(data: bytes) -> str:
 def decode_bytes(data: bytes, size: int, named_dicom: bool = False) -> np.ndarray:
     """(size, size) uint8 from a file's bytes; `named_dicom` (a `.dcm`/`.dicom` name) reads it as DICOM even
     without the `DICM` preamble."""
-    if named_dicom or dicom.has_preamble(data):
+    if named_dicom or dicom_sniff.has_preamble(data):
         return _decode_dicom(data, size)
     try:
         with Image.open(io.BytesIO(data)) as im:
@@ -131,15 +131,21 @@ def decode_bytes(data: bytes, size: int, named_dicom: bool = False) -> np.ndarra
         raise ImageSkipped(f"cannot decode: {exc}") from None
 
 
-def _decode_dicom(data: bytes, size: int) -> np.ndarray:
-    """The header is parsed once; its Rows × Columns are checked before any pixel data is decoded."""
+def _dicom_gray(data: bytes) -> np.ndarray:
+    """The header is parsed once; its Rows × Columns are checked before any pixel data is decoded.
+    pydicom is imported here, on the first DICOM, not when the app starts."""
+    from medcam_core.data import dicom
+
     try:
         ds = dicom.read_image(data)
         check_size(*dicom.size(ds))
-        pixels = dicom.to_uint8(ds)
+        return dicom.to_uint8(ds)
     except dicom.DicomUnusable as exc:
         raise ImageSkipped(str(exc)) from None
-    return fit(Image.fromarray(pixels), size)
+
+
+def _decode_dicom(data: bytes, size: int) -> np.ndarray:
+    return fit(Image.fromarray(_dicom_gray(data)), size)
 
 
 def check_size(width: int, height: int) -> None:
@@ -187,7 +193,7 @@ def decode_many(
         try:
             data = read(paths[i])
             digests[i] = content_hash(data)
-            out.write(i, decode_bytes(data, size, dicom.named_dicom(Path(paths[i])))[None])
+            out.write(i, decode_bytes(data, size, dicom_sniff.named_dicom(Path(paths[i])))[None])
             return i, None
         except ImageSkipped as exc:
             return i, str(exc)

@@ -23,9 +23,9 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut, apply_windowing, get_decoder, pixel_array
 from pydicom.pixels.utils import get_expected_length
 
-SUFFIXES = (".dcm", ".dicom")
-PREAMBLE, PREAMBLE_AT = b"DICM", 128  # PS3.10 7.1: 128 bytes of preamble, then the four letters
-HEADER_BYTES = PREAMBLE_AT + len(PREAMBLE)
+from medcam_core.data.dicom_sniff import has_preamble
+from medcam_core.data.gray_levels import to_8bit
+
 GRAY = ("MONOCHROME1", "MONOCHROME2")
 COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")  # pydicom returns these as RGB
 PIXEL_DATA, UNDEFINED = 0x7FE00010, 0xFFFFFFFF  # the tag; the length of a value ended by a delimiter
@@ -53,24 +53,6 @@ logging.getLogger("pydicom").addHandler(logging.NullHandler())
 
 class DicomUnusable(Exception):
     """This DICOM cannot be shown as one gray image; the message is the reason for the user."""
-
-
-def has_preamble(head: bytes) -> bool:
-    return head[PREAMBLE_AT:HEADER_BYTES] == PREAMBLE
-
-
-def named_dicom(path: Path) -> bool:
-    return path.suffix.lower() in SUFFIXES
-
-
-def starts_with_preamble(path: Path) -> bool:
-    """Reads the first 132 bytes only (OSError when the file cannot be read)."""
-    with open(path, "rb") as f:
-        return has_preamble(f.read(HEADER_BYTES))
-
-
-def is_dicom_file(path: Path) -> bool:
-    return named_dicom(path) or starts_with_preamble(path)
 
 
 def patient_id(path: Path) -> str:
@@ -205,18 +187,6 @@ def voi_lut(values: np.ndarray, ds: Dataset) -> tuple[np.ndarray, float]:
     indices = np.clip(np.rint(values) - first, 0, len(table) - 1).astype(np.int64)
     used = max(1, int(table.max()).bit_length())
     return table[indices], float((1 << min(depth, used)) - 1)
-
-
-def to_8bit(values: np.ndarray, black: float, white: float) -> np.ndarray:
-    """`black` → 0, `white` → 255, linear and clipped; `white < black` shows the image inverted.
-
-    Shared with 16-bit PNGs (black and white: their min and max), so both stretch alike.
-    """
-    span = white - black
-    if span == 0:
-        return np.zeros(np.shape(values), dtype=np.uint8)
-    scaled = (np.asarray(values, dtype=np.float64) - black) * (255.0 / span)
-    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
 
 
 def _pixels(ds: Dataset) -> np.ndarray:

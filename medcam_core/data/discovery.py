@@ -22,7 +22,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.data import dicom
+from medcam_core.data import dicom_sniff
 from medcam_core.data.annotations import Box
 from medcam_core.data.splits import SPLITS, grouped_stratified_split
 from medcam_core.jobqueue.event_log import EVENT_LOG
@@ -30,7 +30,7 @@ from medcam_core.jobqueue.lock import LOCK_FILE
 from medcam_core.jobqueue.state import PROGRESS_FILE
 from medcam_core.outputs.job_folder import FOLDER_GLOB, PARTIAL_DIR, SCRATCH_DIR
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", *dicom.SUFFIXES}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", *dicom_sniff.SUFFIXES}
 DICOMDIR = "DICOMDIR: the index of a DICOM folder, not an image"
 SPLIT_ALIASES = {
     "train": "train",
@@ -175,15 +175,16 @@ def why_not_image(path: Path) -> str:
     if suffix and not suffix[1:].isdigit():
         return f"not an image file extension ({path.suffix})"
     try:
-        return "" if dicom.starts_with_preamble(path) else f"not an image file extension ({path.suffix or 'none'})"
+        dicom = dicom_sniff.starts_with_preamble(path)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
+    return "" if dicom else f"not an image file extension ({path.suffix or 'none'})"
 
 
 def is_dicom(image: Path) -> bool:
     """Whether a file `image_files` returned is a DICOM: named so, or found by its preamble."""
     suffix = image.suffix.lower()
-    return suffix in dicom.SUFFIXES or suffix not in IMAGE_SUFFIXES
+    return suffix in dicom_sniff.SUFFIXES or suffix not in IMAGE_SUFFIXES
 
 
 def is_hidden(relative: Path) -> bool:

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from medcam_core.config import DatasetSpec
-from medcam_core.data import dicom
 from medcam_core.data.discovery import (
     Discovered,
     Sample,
@@ -74,7 +73,11 @@ def patient_of(path: Path, patient_re: re.Pattern[str] | None) -> str:
     """The id the regex captures from the file name; without one, a DICOM's `PatientID` tag (header
     only), else every image is its own patient."""
     if patient_re is None:
-        return (dicom.patient_id(path) if is_dicom(path) else "") or str(path)
+        if is_dicom(path):
+            from medcam_core.data import dicom  # pydicom only once a DICOM is met
+
+            return dicom.patient_id(path) or str(path)
+        return str(path)
     match = patient_re.search(path.name)
     return match.group(1) if match else str(path)
 
