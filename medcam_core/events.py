@@ -194,3 +194,22 @@ class QueueFinished(Event):
     counts: dict[str, int]
     seconds: float
     interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class MachineSampled(Event):
+    """The machine while the queue runs, every ~2 s (`jobqueue.machine`): bytes, percent, °C.
+
+    `children_rss` is the worker processes' resident memory (zero when jobs run in this process);
+    `gpus` holds one `GpuReading` per GPU as a dict, empty without NVIDIA's management library.
+    """
+
+    kind: ClassVar[str] = "machine_sampled"
+    cpu_percent: float
+    process_rss: int
+    children_rss: int
+    memory_used: int
+    memory_total: int
+    disk_free: int
+    disk_total: int
+    gpus: list[dict[str, Any]] = field(default_factory=list)

@@ -44,6 +44,7 @@ from medcam_tui.screens.report import ReportScreen
 from medcam_tui.view_model import QueueView
 from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.job_panel import JobPanel
+from medcam_tui.widgets.machine_panel import MachinePanel
 from medcam_tui.widgets.queue_table import QueueTable
 from medcam_tui.widgets.status_bar import StatusBar
 
@@ -156,9 +157,11 @@ class MedcamApp(QueueControls, App[int]):
         yield QueueTable(id="queue")
         with Horizontal(id="bottom"):
             yield JobPanel(id="job")
-            with Vertical(id="failures-box"):
-                yield Label("[b]Failures[/b] (t: traceback)", id="failures-title")
-                yield FailureLog(id="failures")
+            with Vertical(id="side"):
+                yield MachinePanel(id="machine")
+                with Vertical(id="failures-box"):
+                    yield Label("[b]Failures[/b] (t: traceback)", id="failures-title")
+                    yield FailureLog(id="failures")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -212,6 +215,8 @@ class MedcamApp(QueueControls, App[int]):
                 table.update_row(self.view, part[4:])
         if "panel" in changed:
             self.query_one(JobPanel).refresh_from(self.view)
+        if "machine" in changed:
+            self.query_one(MachinePanel).refresh_from(self.view)
         if "failures" in changed:
             self.query_one(FailureLog).sync(self.view)
             failure = self.view.failures[-1]

@@ -22,6 +22,7 @@ from medcam_core.events import (
     JobFinished,
     JobStarted,
     JobStopped,
+    MachineSampled,
     ModelBuilt,
     Notice,
     QueueChanged,
@@ -128,6 +129,7 @@ class QueueView:
         self.finished = False
         self.interrupted = False
         self.last_time: float | None = None
+        self.machine: MachineSampled | None = None  # the latest sample of the machine under the queue
 
     # -- derived -----------------------------------------------------------------------------
 
@@ -199,7 +201,8 @@ class QueueView:
         self.order = order
 
     def apply(self, event: Event) -> set[str]:
-        """Update from one event; return the parts that changed: header, order, row:<id>, panel, failures."""
+        """Update from one event; return the parts that changed: header, order, row:<id>, panel, failures,
+        machine."""
         self.last_time = event.time
         handler = getattr(self, f"_on_{event.kind}", None)
         changed = handler(event) if handler else set()
@@ -222,7 +225,11 @@ class QueueView:
     def _on_queue_finished(self, e: QueueFinished) -> set[str]:
         self.finished, self.interrupted = True, e.interrupted
         self.live.clear()
-        return {"panel"}
+        return {"panel", "machine"}  # the machine panel's sample becomes the last one
+
+    def _on_machine_sampled(self, e: MachineSampled) -> set[str]:
+        self.machine = e
+        return {"machine"}
 
     def _on_notice(self, e: Notice) -> set[str]:
         self.notices.append(e)

@@ -15,6 +15,7 @@ from medcam_core.data.load import load_dataset
 from medcam_core.events import DatasetLoaded, ModelBuilt, Notice, StageStarted
 from medcam_core.job.context import JobContext, JobStop
 from medcam_core.job.repeats import chosen, score_repeats, summary, train_repeats
+from medcam_core.jobqueue.machine import JOB_PEAKS
 from medcam_core.outputs.job_folder import JobFolder, open_work, write_curves, write_predictions
 from medcam_core.outputs.metrics_schema import DatasetSummary, Metrics, TrainingSummary
 from medcam_core.outputs.model_readme import model_readme
@@ -26,6 +27,7 @@ log = logging.getLogger("medcam")
 
 def load(ctx: JobContext) -> None:
     """The dataset, decoded once per process and dataset: the next preset of it reuses it."""
+    JOB_PEAKS.start()  # the job's peak memory counts from here (saved in metrics.json)
     job, env, cache = ctx.job, ctx.env, ctx.env.cache
     key = (job.dataset, job.preset.image_size, job.preset.seed)
     if cache.data is None or cache.data_key != key:
@@ -213,6 +215,7 @@ def save(ctx: JobContext) -> None:
             "versions": {"medcam": __version__, "keras": keras.__version__},
         },
     )
+    ctx.training["peak_memory"] = JOB_PEAKS.read()  # after evaluate and Grad-CAM, before the files
     dataset = DatasetSummary(counts=data.counts(), patients=data.patients(), skipped=len(data.skipped))
     metrics = ctx.metrics = Metrics(
         job=job.id,

@@ -30,6 +30,7 @@ from medcam_core.events import (
 from medcam_core.job.environment import JobEnvironment, gpu_count
 from medcam_core.job.run import run_job
 from medcam_core.jobqueue.control import QueueControl
+from medcam_core.jobqueue.machine import MachineMonitor
 from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue, save_progress
 from medcam_core.vocabulary import Stage, Status
 
@@ -136,12 +137,13 @@ class Runner:
                 self.emit(
                     Notice("warning", f"dataset {spec.name!r}: folder not found: {spec.path}; its jobs will fail")
                 )
-        if self.config.executor == "local" and self.config.parallel == 1:
-            self._run_here()
-        else:
-            from medcam_core.jobqueue.executors import RemoteJobs, make_transport
+        with MachineMonitor(self.output, self.emit):  # the machine panel's samples, while jobs run
+            if self.config.executor == "local" and self.config.parallel == 1:
+                self._run_here()
+            else:
+                from medcam_core.jobqueue.executors import RemoteJobs, make_transport
 
-            RemoteJobs(self, make_transport(self.config, gpu_count()), self.config.parallel).run()
+                RemoteJobs(self, make_transport(self.config, gpu_count()), self.config.parallel).run()
         self.env.cache.clear()
         counts = self.queue.counts()
         self.emit(QueueFinished(counts, time.perf_counter() - start, interrupted=self.control.quitting))

@@ -109,7 +109,19 @@ class Evaluation(TypedDict):
     validation: ValidationSummary
 
 
-class TrainingSummary(TypedDict):
+class PeakMemory(TypedDict):
+    """The most memory the job held (`jobqueue.machine.JobPeaks`), in bytes."""
+
+    process_bytes: int  # peak resident size of the process that ran the job
+    over: str  # "job" (the peak was reset as the job started; Linux) or "process" (since it started)
+    gpu_bytes: list[int] | None  # TensorFlow's allocator peak per visible GPU; None without a GPU
+
+
+class _TrainingOptional(TypedDict, total=False):
+    peak_memory: PeakMemory  # added by the save stage; absent from files written before it
+
+
+class TrainingSummary(_TrainingOptional):
     epochs_run: int
     epochs_planned: int
     best_epoch: int | None
