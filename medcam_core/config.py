@@ -18,6 +18,8 @@ from medcam_core.config_rules import (
     NAME_RE,
     PRESET_RULES,
     QUEUE_RULES,
+    UI_RULES,
+    NotifyMode,
     checked,
     describe,
     recipe_values,
@@ -116,6 +118,13 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class UiSpec:
+    """The TUI's own settings: they change what the screen does, never what a job computes."""
+
+    notify: NotifyMode = NotifyMode.BELL
+
+
+@dataclass(frozen=True)
 class Job:
     """One cell of the matrix: a dataset trained with a preset."""
 
@@ -146,6 +155,9 @@ class QueueConfig:
     ray_address: str = ""
     cpus_per_job: float = 1.0
     gpus_per_job: float | None = None
+    on_job_end: str = ""  # a shell command run after each job; "" runs nothing
+    on_job_end_timeout: float = 60.0
+    ui: UiSpec = field(default_factory=UiSpec)
 
     def jobs(self) -> list[Job]:
         """Dataset-major order, as in the plan: both presets of a dataset run back to back."""
@@ -234,7 +246,7 @@ def load_config(path: Path | str) -> QueueConfig:
 
 
 def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -> QueueConfig:
-    known = {"queue", "presets", "datasets", "evaluation"}
+    known = {"queue", "presets", "datasets", "evaluation", "ui"}
     for key in data:
         if key not in known:
             raise ConfigError(file, key, f"unknown key; expected one of {', '.join(sorted(known))}")
@@ -291,6 +303,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
     check_external(file, tuple(datasets))
 
     evaluation = EvaluationSpec(**checked(file, "evaluation", data.get("evaluation", {}), EVALUATION_RULES))
+    ui = checked(file, "ui", data.get("ui", {}), UI_RULES)
     output = (base / Path(queue.get("output", "new")).expanduser()).resolve()
     config = QueueConfig(
         datasets=tuple(datasets),
@@ -306,6 +319,9 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         ray_address=queue.get("ray_address", ""),
         cpus_per_job=float(queue.get("cpus_per_job", 1.0)),
         gpus_per_job=float(queue["gpus_per_job"]) if "gpus_per_job" in queue else None,
+        on_job_end=queue.get("on_job_end", ""),
+        on_job_end_timeout=float(queue.get("on_job_end_timeout", 60.0)),
+        ui=UiSpec(NotifyMode(ui.get("notify", NotifyMode.BELL))),
     )
     check_output_folder(output)
     check_output_outside_datasets(config)

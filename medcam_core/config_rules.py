@@ -1,6 +1,6 @@
 """The rules a queue file's values must meet, each with what a user reads when one does not.
 
-One table per TOML section (`[queue]`, `[presets.NAME]`, `[[datasets]]`, `[evaluation]`): key →
+One table per TOML section (`[queue]`, `[presets.NAME]`, `[[datasets]]`, `[evaluation]`, `[ui]`): key →
 (check, what was expected). `checked` applies a table; `recipe_values` and `weights_file` are the
 checks that need more than one value or the disk. Nothing here knows the config's dataclasses.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from medcam_core.data.recipe_catalog import RECIPE_KEYS, RECIPES
 from medcam_core.errors import ConfigError
-from medcam_core.vocabulary import Labeler, Uncertain, View
+from medcam_core.vocabulary import Labeler, TextEnum, Uncertain, View
 
 WEIGHTS_EXPECTED = '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)'
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -26,6 +26,14 @@ MONITORS = ("val_loss", "val_auc", "val_accuracy")
 STRATEGIES = ("default", "mirrored")
 
 Check = Callable[[Any], bool]
+
+
+class NotifyMode(TextEnum):
+    """How the TUI tells a user, who may be in another window, that a job failed or the queue finished."""
+
+    BELL = "bell"  # the terminal bell (BEL): tmux and most terminals flag or sound it
+    DESKTOP = "desktop"  # a desktop notification through the OSC 9 and OSC 777 escape sequences
+    NONE = "none"  # a toast on screen only
 
 
 def _is_int(v: Any) -> bool:
@@ -176,6 +184,23 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
     "ray_address": (lambda v: isinstance(v, str), 'a Ray address such as "head:6379", or "" for a local instance'),
     "cpus_per_job": (lambda v: _is_num(v) and v > 0, "a number > 0: CPUs each Ray task asks for"),
     "gpus_per_job": (lambda v: _is_num(v) and v >= 0, "a number ≥ 0: GPUs each Ray task asks for (default 1 if any)"),
+    "on_job_end": (
+        lambda v: isinstance(v, str),
+        "a shell command run after each job (MEDCAM_JOB_ID, MEDCAM_JOB_STATUS, MEDCAM_TEST_AUROC and "
+        'MEDCAM_JOB_FOLDER in its environment), or "" for none',
+    ),
+    "on_job_end_timeout": (
+        lambda v: _is_num(v) and 0 < v <= 86_400,
+        "a number of seconds from above 0 to 86400: how long on_job_end may run before it is stopped",
+    ),
+}
+
+UI_RULES: dict[str, tuple[Check, str]] = {
+    "notify": (
+        _one_of(NotifyMode),
+        '"bell" (the terminal bell), "desktop" (a desktop notification through the OSC 9/777 escape '
+        'sequences) or "none" (a toast only)',
+    ),
 }
 
 

@@ -11,6 +11,12 @@ intra_op_threads = 0                  # CPU threads inside one TensorFlow op; 0 
 inter_op_threads = 0                  # TensorFlow ops run at once; 0 = TensorFlow's choice
 executor = "local"                    # "local", or "ray" (pip install 'medcam-tui[ray]'; ray_address = "head:6379")
 parallel = 1                          # jobs at once: spawned processes (one GPU each) or Ray tasks
+on_job_end = ""                       # shell command run after each job, e.g. 'notify-send medcam "$MEDCAM_JOB_STATUS"'
+                                      # env: MEDCAM_JOB_ID, MEDCAM_JOB_STATUS, MEDCAM_TEST_AUROC, MEDCAM_JOB_FOLDER
+on_job_end_timeout = 60               # seconds before the command is stopped (its failure is a warning, never fatal)
+
+[ui]
+notify = "bell"                       # when a job fails or the queue ends: "bell", "desktop" (OSC 9/777) or "none"
 
 # Built-in presets; every key below may be overridden, and new [presets.NAME] tables added.
 [presets.standard]

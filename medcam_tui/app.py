@@ -24,8 +24,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 from textual.worker import Worker, WorkerState
 
-from medcam_core.config import QueueConfig
+from medcam_core.config import QueueConfig, UiSpec
 from medcam_core.errors import MedcamError
+from medcam_core.events import QueueFinished
 from medcam_core.jobqueue.event_log import EVENT_LOG, follow
 from medcam_core.jobqueue.runner import Runner
 from medcam_core.jobqueue.state import PROGRESS_FILE
@@ -33,7 +34,9 @@ from medcam_core.outputs.job_folder import IMPORTED_DIR, JobFolder
 from medcam_core.safe_text import printable
 from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
+from medcam_tui.log_and_alerts import LogAndAlerts
 from medcam_tui.messages import EngineEvent
+from medcam_tui.notify import Notifier
 from medcam_tui.queue_controls import QueueControls
 from medcam_tui.screens.browser import ModelBrowser
 from medcam_tui.screens.data import DataScreen
@@ -52,7 +55,7 @@ log = logging.getLogger("medcam")
 WORKER_NICE = 5
 
 
-class MedcamApp(QueueControls, App[int]):
+class MedcamApp(QueueControls, LogAndAlerts, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "medcam-tui"
     BINDINGS = [
@@ -123,6 +126,9 @@ class MedcamApp(QueueControls, App[int]):
             show=False,
             tooltip="Show the traceback of the selected failure",
         ),
+        Binding(
+            "L", "log", "Log", id="log", show=False, tooltip="medcam.log of the output root: follows it, / searches"
+        ),
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="List every key"),
         Binding(
             "q",
@@ -149,6 +155,7 @@ class MedcamApp(QueueControls, App[int]):
         self._quitting = False
         self._stop_follow = threading.Event()
         self.exit_code = 0
+        self.notifier = Notifier(self, (config.ui if config else UiSpec()).notify)
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -219,9 +226,9 @@ class MedcamApp(QueueControls, App[int]):
             self.query_one(MachinePanel).refresh_from(self.view)
         if "failures" in changed:
             self.query_one(FailureLog).sync(self.view)
-            failure = self.view.failures[-1]
-            text = f"{failure.job_id} failed at {failure.stage}: {failure.error}"
-            self.notify(text, severity="error", timeout=8, markup=False)
+            self.alert_failure(self.view.failures[-1], message.event.time)
+        if isinstance(message.event, QueueFinished):
+            self.alert_queue_end(message.event)
         if "notice" in changed:
             notice = self.view.notices[-1]
             severity = "warning" if notice.level == "warning" else "information"

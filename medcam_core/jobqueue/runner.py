@@ -30,6 +30,7 @@ from medcam_core.events import (
 from medcam_core.job.environment import JobEnvironment, gpu_count
 from medcam_core.job.run import run_job
 from medcam_core.jobqueue.control import QueueControl
+from medcam_core.jobqueue.hooks import JobEndHook
 from medcam_core.jobqueue.machine import MachineMonitor
 from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue, save_progress
 from medcam_core.vocabulary import Stage, Status
@@ -63,6 +64,7 @@ class Runner:
         self._started: set[str] = set()  # job ids this run started; a retry takes its id out again
         self.started = time.time()
         self.env = JobEnvironment(config, self.emit, self.publish, self.control, progress_throttle_s)
+        self.on_job_end = JobEndHook(config.on_job_end, config.on_job_end_timeout, self.output)
 
     # -- sinks and persistence ----------------------------------------------------------------
 
@@ -227,6 +229,9 @@ class Runner:
                 seconds=event.seconds,
             )
         self.emit(event)
+        notice = self.on_job_end(event)  # after the job's own event: the command sees its state saved
+        if notice is not None:
+            self.emit(notice)
 
     def _run_job(self, job: Job) -> None:
         ids = [e["id"] for e in self.queue.snapshot()]
