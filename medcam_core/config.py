@@ -122,6 +122,7 @@ class UiSpec:
     """The TUI's own settings: they change what the screen does, never what a job computes."""
 
     notify: NotifyMode = NotifyMode.BELL
+    keys: tuple[tuple[str, str], ...] = ()  # [ui.keys]: (binding id, key string), applied with Textual's keymap
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,7 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         gpus_per_job=float(queue["gpus_per_job"]) if "gpus_per_job" in queue else None,
         on_job_end=queue.get("on_job_end", ""),
         on_job_end_timeout=float(queue.get("on_job_end_timeout", 60.0)),
-        ui=UiSpec(NotifyMode(ui.get("notify", NotifyMode.BELL))),
+        ui=UiSpec(NotifyMode(ui.get("notify", NotifyMode.BELL)), tuple(ui.get("keys", {}).items())),
     )
     check_output_folder(output)
     check_output_outside_datasets(config)

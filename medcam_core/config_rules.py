@@ -195,7 +195,16 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
     ),
 }
 
+def _keymap(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) and x.strip() for k, x in v.items())
+
+
 UI_RULES: dict[str, tuple[Check, str]] = {
+    "keys": (
+        _keymap,
+        'a table of binding id = "key" (several keys comma-separated), e.g. [ui.keys] pause = "space"; '
+        "`?` in the TUI lists the ids",
+    ),
     "notify": (
         _one_of(NotifyMode),
         '"bell" (the terminal bell), "desktop" (a desktop notification through the OSC 9/777 escape '

@@ -34,6 +34,7 @@ from medcam_core.outputs.job_folder import IMPORTED_DIR, JobFolder
 from medcam_core.safe_text import printable
 from medcam_core.vocabulary import Status
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_INTERNAL
+from medcam_tui.keymap import apply_keymap
 from medcam_tui.log_and_alerts import LogAndAlerts
 from medcam_tui.messages import EngineEvent
 from medcam_tui.notify import Notifier
@@ -181,6 +182,9 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
             self.follow_log()
         self.query_one(QueueTable).focus()
         self._refresh_header()
+        unknown = apply_keymap(self, self.config.ui.keys if self.config else ())
+        if unknown:
+            self.notify(f"[ui.keys]: no binding has the id {', '.join(unknown)} (? lists them)", severity="warning")
 
     def on_unmount(self) -> None:
         """However the app ends, no thread keeps training or following a log behind it."""
@@ -327,4 +331,5 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
         self.push_screen(TracebackScreen(title, failure.traceback))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(list(self.BINDINGS), self.mode))
+        keymap = dict(self.config.ui.keys) if self.config else {}
+        self.push_screen(HelpScreen(list(self.BINDINGS), self.mode, keymap))
