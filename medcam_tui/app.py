@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 from textual.worker import Worker, WorkerState
@@ -59,6 +60,7 @@ WORKER_NICE = 5
 class MedcamApp(QueueControls, LogAndAlerts, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "medcam-tui"
+    mode: reactive[str] = reactive("live", bindings=True)  # live, idle, attach, crashed: which keys apply
     BINDINGS = [
         Binding(
             "p",

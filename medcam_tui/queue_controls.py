@@ -27,6 +27,9 @@ else:
     _AppBase = object
 
 
+CONTROLS = frozenset({"toggle_pause", "skip", "cancel", "retry", "move", "remove", "add"})  # steer the queue
+
+
 class QueueControls(_AppBase):
     config: QueueConfig | None
     runner: Runner | None
@@ -41,6 +44,12 @@ class QueueControls(_AppBase):
         def run_queue(self) -> object: ...
 
         def _refresh_header(self) -> None: ...
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only attach: the queue controls leave the footer and the palette, not merely refuse."""
+        if action in CONTROLS and self.mode == "attach":
+            return False
+        return True
 
     def _controllable(self) -> bool:
         if self.mode == "attach" or self.runner is None:

@@ -195,7 +195,9 @@ async def test_attach_follows_another_process_read_only(synthetic_root: Path, tm
         assert cell(app, "missing_standard", "status") == "failed"
         log(Notice("info", "a line written after the app attached"))
         await wait_for(pilot, lambda: any("after the app" in n.message for n in app.view.notices))
-        await pilot.press("p")
+        footer_keys = {b.binding.id for b in app.screen.active_bindings.values() if b.enabled}
+        assert "browser" in footer_keys and not footer_keys & {"pause", "skip", "cancel", "retry", "add"}
+        await pilot.press("p")  # not a key here: nothing to refuse, nothing changes
         assert app.runner is None and app.mode == "attach"
         await pilot.press("q")
     log.close()
