@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -46,7 +46,7 @@ from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.modals import TracebackScreen
 from medcam_tui.screens.report import ReportScreen
-from medcam_tui.view_model import QueueView
+from medcam_tui.view_model import Part, QueueView
 from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.job_panel import JobPanel
 from medcam_tui.widgets.machine_panel import MachinePanel
@@ -221,31 +221,30 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
     def on_engine_event(self, message: EngineEvent) -> None:
         changed = self.view.apply(message.event)
         table = self.query_one(QueueTable)
-        if "order" in changed:
+        if Part.ORDER in changed:
             table.sync_rows(self.view)
-        for part in changed:
-            if part.startswith("row:"):
-                table.update_row(self.view, part[4:])
-        if "panel" in changed:
+        for job_id in changed.rows:
+            table.update_row(self.view, job_id)
+        if Part.PANEL in changed:
             self.query_one(JobPanel).refresh_from(self.view)
-        if "machine" in changed:
+        if Part.MACHINE in changed:
             self.query_one(MachinePanel).refresh_from(self.view)
-        if "failures" in changed:
+        if Part.FAILURES in changed:
             self.query_one(FailureLog).sync(self.view)
             self.alert_failure(self.view.failures[-1], message.event.time)
         if isinstance(message.event, QueueFinished):
             self.alert_queue_end(message.event)
-        if "notice" in changed:
+        if Part.NOTICE in changed:
             notice = self.view.notices[-1]
             severity = "warning" if notice.level == "warning" else "information"
             self.notify(notice.message, severity=severity, markup=False)
         self._refresh_header()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(DataTable.RowHighlighted, "QueueTable")
+    def _queue_row_selected(self, event: DataTable.RowHighlighted) -> None:
         """Selecting a running job's row shows it in the panel (and makes it what s and c stop)."""
-        if isinstance(event.data_table, QueueTable):
-            self.view.focus = event.data_table.selected_job
-            self.query_one(JobPanel).refresh_from(self.view)
+        self.view.focus = self.query_one(QueueTable).selected_job
+        self.query_one(JobPanel).refresh_from(self.view)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The queue's or the follower's end: a worker that died says so on screen and in the exit status."""

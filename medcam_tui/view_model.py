@@ -2,7 +2,7 @@
 
 Live and attached sessions feed the same events through `QueueView.apply`, so both look the same;
 times come from event timestamps, never the wall clock, so a replayed log renders identically.
-`apply` returns which parts changed, so the app touches only those widgets.
+`apply` returns what changed (`Changes`), so the app touches only those widgets.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from medcam_core.events import (
@@ -39,6 +40,34 @@ DEFAULT_MONITOR = "val_loss"
 
 HISTORY_LIMIT = 300
 CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+class Part(Enum):
+    """A widget-level part of the screen an event can change (rows are named by job id instead)."""
+
+    ORDER = "order"  # the table's rows and their order
+    PANEL = "panel"  # the running job's panel
+    MACHINE = "machine"
+    FAILURES = "failures"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one event changed, so the app updates only those widgets: parts, and table rows by job id."""
+
+    parts: frozenset[Part] = frozenset()
+    rows: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, *parts: Part, row: str | None = None) -> Changes:
+        return cls(frozenset(parts), frozenset({row} if row else ()))
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(self.parts | other.parts, self.rows | other.rows)
+
+    def __contains__(self, part: Part) -> bool:
+        return part in self.parts
 
 
 @dataclass
@@ -200,40 +229,38 @@ class QueueView:
             del self.jobs[gone]
         self.order = order
 
-    def apply(self, event: Event) -> set[str]:
-        """Update from one event; return the parts that changed: header, order, row:<id>, panel, failures,
-        machine."""
+    def apply(self, event: Event) -> Changes:
+        """Update from one event; return what changed (the header always may: it shows times)."""
         self.last_time = event.time
         handler = getattr(self, f"_on_{event.kind}", None)
-        changed = handler(event) if handler else set()
-        return changed | {"header"}
+        return handler(event) if handler else Changes()
 
-    def _on_queue_started(self, e: QueueStarted) -> set[str]:
+    def _on_queue_started(self, e: QueueStarted) -> Changes:
         self.device, self.output = e.device, e.output
         self.finished = self.interrupted = False
         self.load_snapshot(e.jobs)
-        return {"order"}
+        return Changes.of(Part.ORDER)
 
-    def _on_queue_changed(self, e: QueueChanged) -> set[str]:
+    def _on_queue_changed(self, e: QueueChanged) -> Changes:
         self.load_snapshot(e.jobs)
-        return {"order"}
+        return Changes.of(Part.ORDER)
 
-    def _on_queue_paused(self, e: QueuePaused) -> set[str]:
+    def _on_queue_paused(self, e: QueuePaused) -> Changes:
         self.paused = e.paused
-        return set()
+        return Changes()
 
-    def _on_queue_finished(self, e: QueueFinished) -> set[str]:
+    def _on_queue_finished(self, e: QueueFinished) -> Changes:
         self.finished, self.interrupted = True, e.interrupted
         self.live.clear()
-        return {"panel", "machine"}  # the machine panel's sample becomes the last one
+        return Changes.of(Part.PANEL, Part.MACHINE)  # the machine panel's sample becomes the last one
 
-    def _on_machine_sampled(self, e: MachineSampled) -> set[str]:
+    def _on_machine_sampled(self, e: MachineSampled) -> Changes:
         self.machine = e
-        return {"machine"}
+        return Changes.of(Part.MACHINE)
 
-    def _on_notice(self, e: Notice) -> set[str]:
+    def _on_notice(self, e: Notice) -> Changes:
         self.notices.append(e)
-        return {"notice"}
+        return Changes.of(Part.NOTICE)
 
     def _job(self, job_id: str) -> JobView:
         if job_id not in self.jobs:
@@ -242,7 +269,7 @@ class QueueView:
             self.order.append(job_id)
         return self.jobs[job_id]
 
-    def _on_job_started(self, e: JobStarted) -> set[str]:
+    def _on_job_started(self, e: JobStarted) -> Changes:
         job = self._job(e.job_id)
         job.status, job.epochs, job.epoch, job.started = Status.RUNNING, e.epochs, 0, e.time
         job.monitor = e.monitor
@@ -250,54 +277,54 @@ class QueueView:
         job.best_value = job.best_epoch = job.test_accuracy = job.test_auc = job.auc_ci = None
         job.epoch_seconds = []
         self.live[e.job_id] = CurrentJob(e.job_id, epochs=e.epochs)
-        return {f"row:{e.job_id}", "panel"}
+        return Changes.of(Part.PANEL, row=e.job_id)
 
-    def _panel(self, job_id: str) -> set[str]:
+    def _panel(self, job_id: str) -> Changes:
         """The panel, when it shows this job."""
         c = self.current
-        return {"panel"} if c is not None and c.job_id == job_id else set()
+        return Changes.of(Part.PANEL) if c is not None and c.job_id == job_id else Changes()
 
-    def _on_stage_started(self, e: StageStarted) -> set[str]:
+    def _on_stage_started(self, e: StageStarted) -> Changes:
         self._job(e.job_id).stage = e.stage
         c = self.live.get(e.job_id)
         if c:
             c.stage, c.batch, c.batches = e.stage, 0, 0
-        return {f"row:{e.job_id}"} | self._panel(e.job_id)
+        return Changes.of(row=e.job_id) | self._panel(e.job_id)
 
-    def _on_stage_progress(self, e: StageProgress) -> set[str]:
+    def _on_stage_progress(self, e: StageProgress) -> Changes:
         c = self.live.get(e.job_id)
         if c:
             c.stage, c.batch, c.batches = e.stage, e.done, e.total
         return self._panel(e.job_id)
 
-    def _on_dataset_loaded(self, e: DatasetLoaded) -> set[str]:
-        return set()
+    def _on_dataset_loaded(self, e: DatasetLoaded) -> Changes:
+        return Changes()
 
-    def _on_model_built(self, e: ModelBuilt) -> set[str]:
+    def _on_model_built(self, e: ModelBuilt) -> Changes:
         c = self.live.get(e.job_id)
         if c:
             c.training_path = e.training_path
         return self._panel(e.job_id)
 
-    def _on_epoch_started(self, e: EpochStarted) -> set[str]:
+    def _on_epoch_started(self, e: EpochStarted) -> Changes:
         job = self._job(e.job_id)
         job.epoch, job.epochs, job.stage = e.epoch, e.epochs, Stage.FIT
         c = self.live.get(e.job_id)
         if c:
             c.stage, c.epoch, c.epochs, c.batch, c.batches = Stage.FIT, e.epoch, e.epochs, 0, e.batches
             c.epoch_started, c.epoch_eta = e.time, None
-        return {f"row:{e.job_id}"} | self._panel(e.job_id)
+        return Changes.of(row=e.job_id) | self._panel(e.job_id)
 
-    def _on_batch_progress(self, e: BatchProgress) -> set[str]:
+    def _on_batch_progress(self, e: BatchProgress) -> Changes:
         c = self.live.get(e.job_id)
         if not c:
-            return set()
+            return Changes()
         c.batch, c.batches, c.images_per_s, c.batch_loss = e.batch, e.batches, e.images_per_s, e.loss
         job = self.jobs[e.job_id]
         if c.epoch_started is not None and e.batch:
             c.epoch_eta = (e.time - c.epoch_started) / e.batch * max(0, e.batches - e.batch)
         job.eta = self._job_eta(job, c.epoch_eta)
-        return {f"row:{e.job_id}"} | self._panel(e.job_id)
+        return Changes.of(row=e.job_id) | self._panel(e.job_id)
 
     def _job_eta(self, job: JobView, epoch_left: float | None) -> float | None:
         if not job.epoch_seconds:
@@ -305,7 +332,7 @@ class QueueView:
         mean = sum(job.epoch_seconds) / len(job.epoch_seconds)
         return (epoch_left or 0.0) + max(0, job.epochs - job.epoch) * mean
 
-    def _on_epoch_ended(self, e: EpochEnded) -> set[str]:
+    def _on_epoch_ended(self, e: EpochEnded) -> Changes:
         job = self._job(e.job_id)
         job.epoch, job.epochs = e.epoch, e.epochs
         job.epoch_seconds.append(e.seconds)
@@ -318,9 +345,9 @@ class QueueView:
             c.learning_rate, c.epoch_eta = e.learning_rate, None
             for name in CURVES:
                 c.curves[name].add(e.epoch, e.logs.get(name))
-        return {f"row:{e.job_id}"} | self._panel(e.job_id)
+        return Changes.of(row=e.job_id) | self._panel(e.job_id)
 
-    def _on_job_finished(self, e: JobFinished) -> set[str]:
+    def _on_job_finished(self, e: JobFinished) -> Changes:
         job = self._job(e.job_id)
         job.status, job.stage, job.seconds, job.eta, job.folder = Status.DONE, "", e.seconds, None, e.folder
         job.test_accuracy, job.test_auc = e.metrics.get("accuracy"), e.metrics.get("auroc")
@@ -328,20 +355,20 @@ class QueueView:
         job.epoch = e.epochs_run
         return self._ended(e.job_id)
 
-    def _ended(self, job_id: str) -> set[str]:
+    def _ended(self, job_id: str) -> Changes:
         """The job leaves the panel (the table keeps its row); the panel moves to another running one."""
-        changed = {f"row:{job_id}"} | self._panel(job_id)
+        changed = Changes.of(row=job_id) | self._panel(job_id)
         self.live.pop(job_id, None)
         return changed
 
-    def _on_job_failed(self, e: JobFailed) -> set[str]:
+    def _on_job_failed(self, e: JobFailed) -> Changes:
         job = self._job(e.job_id)
         job.status, job.stage, job.seconds, job.eta = Status.FAILED, e.stage, e.seconds, None
         job.error, job.hint = e.error, e.hint
         self.failures.append(Failure(e.job_id, e.stage, e.error, e.hint, e.traceback))
-        return self._ended(e.job_id) | {"failures"}
+        return self._ended(e.job_id) | Changes.of(Part.FAILURES)
 
-    def _on_job_stopped(self, e: JobStopped) -> set[str]:
+    def _on_job_stopped(self, e: JobStopped) -> Changes:
         job = self._job(e.job_id)
         job.status = Status.QUEUED if e.status == "interrupted" else e.status  # interrupted: re-queued
         job.stage, job.seconds, job.eta, job.error = "", e.seconds, None, e.reason
