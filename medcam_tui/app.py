@@ -46,6 +46,7 @@ from medcam_tui.widgets.failure_log import FailureLog
 from medcam_tui.widgets.job_panel import JobPanel
 from medcam_tui.widgets.queue_table import QueueTable
 from medcam_tui.widgets.status_bar import StatusBar
+from medcam_tui.widgets.table_tools import FilterPrompt
 
 log = logging.getLogger("medcam")
 WORKER_NICE = 5
@@ -121,6 +122,15 @@ class MedcamApp(QueueControls, App[int]):
             id="traceback",
             show=False,
             tooltip="Show the traceback of the selected failure",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            show=False,
+            key_display="/",
+            tooltip="Show only the jobs whose id holds a pattern",
         ),
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="List every key"),
         Binding(
@@ -313,6 +323,10 @@ class MedcamApp(QueueControls, App[int]):
         title = f"[b]{failure.job_id}[/b] failed at {failure.stage}: {escape(failure.error)}"
         title += f"\nhint: {escape(failure.hint)}"
         self.push_screen(TracebackScreen(title, failure.traceback))
+
+    def action_filter(self) -> None:
+        table = self.query_one(QueueTable)
+        self.push_screen(FilterPrompt(table.pattern, table.set_filter))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS), self.mode))
