@@ -195,6 +195,7 @@ QUEUE_RULES: dict[str, tuple[Check, str]] = {
     ),
 }
 
+
 def _keymap(v: Any) -> bool:
     return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) and x.strip() for k, x in v.items())
 

@@ -52,6 +52,7 @@ from medcam_tui.widgets.job_panel import JobPanel
 from medcam_tui.widgets.machine_panel import MachinePanel
 from medcam_tui.widgets.queue_table import QueueTable
 from medcam_tui.widgets.status_bar import StatusBar
+from medcam_tui.widgets.table_tools import FilterPrompt
 
 log = logging.getLogger("medcam")
 WORKER_NICE = 5
@@ -131,6 +132,15 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
         ),
         Binding(
             "L", "log", "Log", id="log", show=False, tooltip="medcam.log of the output root: follows it, / searches"
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            show=False,
+            key_display="/",
+            tooltip="Show only the jobs whose id holds a pattern",
         ),
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="List every key"),
         Binding(
@@ -330,6 +340,10 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
         title = f"[b]{failure.job_id}[/b] failed at {failure.stage}: {escape(failure.error)}"
         title += f"\nhint: {escape(failure.hint)}"
         self.push_screen(TracebackScreen(title, failure.traceback))
+
+    def action_filter(self) -> None:
+        table = self.query_one(QueueTable)
+        self.push_screen(FilterPrompt(table.pattern, table.set_filter))
 
     def action_help(self) -> None:
         keymap = dict(self.config.ui.keys) if self.config else {}

@@ -1,7 +1,8 @@
 """Which preset is better: paired tests between the presets trained on one dataset, from the files.
 
 For each dataset, every pair of its finished presets scored on the same test images (the same paths
-with the same labels; otherwise the pair is skipped and the reason kept):
+with the same labels; otherwise the pair is skipped and the reason kept), tested as `pairing.paired_tests`
+does (shared with the TUI's compare screen):
 
 - AUROC: the paired DeLong test (`evaluate.compare.paired_delong`; clustered by patient when the jobs'
   intervals resampled patients), ΔAUROC with its interval and p;
@@ -20,48 +21,20 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from medcam_core.evaluate.compare import PairedAuroc, PairedProportion, holm, mcnemar_exact, paired_delong
-from medcam_core.evaluate.intervals import wilson
+from medcam_core.evaluate.compare import PairedAuroc, holm
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
-from medcam_core.outputs.job_folder import (
-    COMPARISONS_CSV,
-    COMPARISONS_JSON,
-    FOLDER_GLOB,
-    JobFolder,
-    job_id_of,
-    read_predictions,
-)
-from medcam_core.outputs.results import read_metrics
+from medcam_core.outputs.job_folder import COMPARISONS_CSV, COMPARISONS_JSON, FOLDER_GLOB, JobFolder
+from medcam_core.outputs.pairing import PROPORTIONS, ProportionTest, ScoredModel, paired_tests, read_scored_model
 from medcam_core.serialize import dumps, write_atomic
 
 AUROC_FAMILY = "every AUROC comparison of this queue (each pair of presets on each dataset)"
 MCNEMAR_FAMILY = "every McNemar test of this queue (sensitivity, specificity and accuracy of each pair)"
-PROPORTIONS = (  # metric, the test images it is counted on
-    ("sensitivity", "test positives"),
-    ("specificity", "test negatives"),
-    ("accuracy", "test images"),
-)
-
-
-@dataclass(frozen=True)
-class ProportionTest:
-    """One share of both models on the same images: Wilson intervals, exact McNemar p, its Holm p."""
-
-    metric: str
-    images: str  # which test images it is counted on
-    test: PairedProportion
-    ci_a: tuple[float, float] | None
-    ci_b: tuple[float, float] | None
-    p_holm: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -89,117 +62,28 @@ class Comparison:
         return not self.skipped
 
 
-@dataclass(frozen=True)
-class _Job:
-    job: str
-    dataset: str
-    preset: str
-    folder: JobFolder
-    metrics: dict[str, Any]
-    problem: str = ""
-
-
-def _finished_jobs(output: Path) -> list[_Job]:
+def _finished_jobs(output: Path) -> list[ScoredModel]:
     """The committed jobs with a model and metrics, in queue order when the progress file says it."""
     jobs = []
     for path in sorted(Path(output).glob(FOLDER_GLOB)):
         folder = JobFolder(path)
-        if not folder.has_model() or not folder.metrics_file.is_file():
-            continue
-        job_id = job_id_of(path.name)
-        try:
-            metrics: dict[str, Any] = dict(read_metrics(folder))
-            problem = ""
-        except (OSError, ValueError) as exc:
-            metrics, problem = {}, f"unreadable {folder.METRICS}: {exc}"
-        try:
-            config = json.loads(folder.config_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            config = {}
-        dataset = (config.get("dataset") or {}).get("name") if isinstance(config, dict) else None
-        if not isinstance(dataset, str):
-            dataset = metrics.get("dataset") if isinstance(metrics.get("dataset"), str) else job_id.rpartition("_")[0]
-        preset = metrics.get("preset") if isinstance(metrics.get("preset"), str) else job_id.rpartition("_")[2]
-        jobs.append(_Job(str(metrics.get("job") or job_id), dataset, preset, folder, metrics, problem))
+        if folder.has_model() and folder.metrics_file.is_file():
+            jobs.append(read_scored_model(path))
     try:
         order = [e["folder"] for e in read_progress(Path(output) / PROGRESS_FILE)["jobs"]]
     except (ProgressDamaged, OSError, KeyError, TypeError):
         order = []
     rank = {name: i for i, name in enumerate(order)}
-    return sorted(jobs, key=lambda j: (rank.get(j.folder.name, len(rank)), j.folder.name))
+    return sorted(jobs, key=lambda j: (rank.get(j.folder.root.name, len(rank)), j.folder.root.name))
 
 
-def _test_split(job: _Job) -> dict[str, tuple[int, float, str]] | str:
-    """path → (label, probability, patient) of the test rows, or why they cannot be used."""
-    if job.problem:
-        return job.problem
-    try:
-        rows = [r for r in read_predictions(job.folder.predictions_file) if r["split"] == "test"]
-    except FileNotFoundError:
-        return f"{job.job} has no {JobFolder.PREDICTIONS}"
-    except (OSError, ValueError) as exc:
-        return f"unreadable {JobFolder.PREDICTIONS} of {job.job}: {exc}"
-    by_path = {r["path"]: (int(r["label"]), float(r["probability"]), str(r["patient"])) for r in rows}
-    if len(by_path) != len(rows):
-        return f"{job.job}'s test split lists an image twice"
-    if not rows:
-        return f"{job.job} has no test predictions"
-    return by_path
-
-
-def _mismatch(a: dict[str, tuple[int, float, str]], b: dict[str, tuple[int, float, str]]) -> str:
-    only_a, only_b = set(a) - set(b), set(b) - set(a)
-    if only_a or only_b:
-        return (
-            f"not scored on the same test images ({len(only_a)} only in the first, {len(only_b)} only in "
-            f"the second, {len(set(a) & set(b))} shared)"
-        )
-    relabelled = sum(a[p][0] != b[p][0] for p in a)
-    return f"the same test images carry different labels ({relabelled} images)" if relabelled else ""
-
-
-def _compare_pair(a: _Job, b: _Job) -> Comparison:
+def _compare_pair(a: ScoredModel, b: ScoredModel) -> Comparison:
     """The paired tests of two jobs of one dataset (Holm columns left for `compare_queue`)."""
     base = Comparison(a.dataset, a.preset, b.preset, a.job, b.job)
-    split_a, split_b = _test_split(a), _test_split(b)
-    for split in (split_a, split_b):
-        if isinstance(split, str):
-            return replace(base, skipped=split)
-    assert isinstance(split_a, dict) and isinstance(split_b, dict)
-    why = _mismatch(split_a, split_b)
-    t_a, t_b = ((j.metrics.get("threshold") or {}).get("value") for j in (a, b))
-    if not why and (t_a is None or t_b is None):
-        why = "a threshold is missing from metrics.json"
-    if why:
-        return replace(base, skipped=why)
-    paths = sorted(split_a)
-    y = np.array([split_a[p][0] for p in paths])
-    p_a = np.array([split_a[p][1] for p in paths])
-    p_b = np.array([split_b[p][1] for p in paths])
-    by_patient = all(j.metrics.get("bootstrap", {}).get("unit") == "patient" for j in (a, b))
-    groups = [split_a[p][2] for p in paths] if by_patient else None
-    confidence = float(a.metrics.get("ci_level") or 0.95)
-    hits_a, hits_b = (p_a >= t_a) == (y == 1), (p_b >= t_b) == (y == 1)
-    proportions = []
-    for (metric, images), chosen in zip(PROPORTIONS, (y == 1, y == 0, np.ones_like(y, dtype=bool)), strict=True):
-        if not chosen.any():  # a one-class test split has no sensitivity or no specificity
-            continue
-        test = mcnemar_exact(hits_a[chosen], hits_b[chosen])
-        ci_a = wilson(int(hits_a[chosen].sum()), test.n, confidence)
-        proportions.append(
-            ProportionTest(metric, images, test, ci_a, wilson(int(hits_b[chosen].sum()), test.n, confidence))
-        )
-    return replace(
-        base,
-        positives=int((y == 1).sum()),
-        negatives=int((y == 0).sum()),
-        patients=len(set(groups)) if groups is not None else None,
-        confidence=confidence,
-        threshold_a=float(t_a),
-        threshold_b=float(t_b),
-        auroc=paired_delong(y, p_a, p_b, confidence, groups),
-        proportions=proportions,
-    )
+    tests = paired_tests(a, b)
+    if isinstance(tests, str):
+        return replace(base, skipped=tests)
+    return replace(base, **{f.name: getattr(tests, f.name) for f in fields(tests)})
 
 
 def compare_queue(output: Path) -> list[Comparison]:

@@ -1,6 +1,7 @@
 """Finished models: test metrics in a table; the train × test matrix of their external validations
 (read in a thread worker); for the selected one, its test ROC (read from predictions.csv in a thread
-worker), its training curves, config and files."""
+worker), its training curves, config and files. `space` marks models, `p` pins the baseline among them,
+`C` compares the marked side by side; `/` filters the rows by job id, a header click (or `o`) sorts."""
 
 from __future__ import annotations
 
@@ -17,45 +18,34 @@ from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
 
 from medcam_core.formatting import estimate, number
-from medcam_core.outputs.external import CrossDatasetMatrix, cell_text, cross_dataset_matrix, read_external
-from medcam_core.outputs.job_folder import ExternalFolder, JobFolder, read_predictions
+from medcam_core.outputs.external import CrossDatasetMatrix, cell_text, cross_dataset_matrix
+from medcam_core.outputs.job_folder import JobFolder, read_predictions
 from medcam_core.outputs.pictures import RocCurve, roc_of
 from medcam_core.outputs.results import JobResults, load_job_results
 from medcam_core.safe_text import printable
+from medcam_tui.screens.compare import CompareScreen
+from medcam_tui.screens.model_info import model_info
+from medcam_tui.widgets.table_tools import FilterPrompt, SortOrder, SortValue, matches
+
+COLUMNS = ("mark", "model", "AUROC [95% CI]", "acc", "sens", "spec", "n test", "epochs")
+LABELS = {c: c for c in COLUMNS} | {"mark": "cmp"}
+MARKED, BASELINE = "●", "◆ base"
+TITLE = "[b]Finished models[/b] — test split metrics (threshold chosen on validation)"
 
 
-def _display(path: Path) -> str:
-    """Relative to the working directory when under it: shorter, and what the user typed."""
-    try:
-        return printable(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return printable(path)
-
-
-def _external_lines(folder: Path) -> list[str]:
-    """The model's validations on other datasets, each at the threshold it froze on its own validation."""
-    lines = []
-    for external in JobFolder(folder).externals():
-        metrics = read_external(external)
-        if metrics is None:
-            lines.append(f"  {escape(printable(external.dataset))}: unreadable {ExternalFolder.METRICS}")
-            continue
-        test, threshold = metrics.get("test", {}), metrics.get("threshold", {})
-        ci, n = test.get("ci", {}), test.get("n", {})
-        lines.append(
-            f"  {escape(printable(external.dataset))} ({metrics.get('split', '?')} images, "
-            f"{n.get('positive', '?')}+/{n.get('negative', '?')}−): "
-            f"AUROC {estimate(test.get('auroc'), ci.get('auroc'))} · sens {number(test.get('sensitivity'))} · "
-            f"spec {number(test.get('specificity'))} at "
-            f"{number(threshold.get('value'))} ({escape(printable(threshold.get('source', '?')))})"
-        )
-    return ["", "[b]external validation[/b]", *lines] if lines else []
-
-
-def _files(res: JobResults) -> list[str]:
-    lines = ["", "[red]" + escape("; ".join(res.problems)) + "[/red]"] if res.problems else []
-    lines += ["", "[b]files[/b]"] + [f"  {escape(printable(p.relative_to(res.folder)))}" for p in res.artifacts()]
-    return lines + [f"  in {escape(_display(res.folder))}"]
+def _sort_values(job_id: str, res: JobResults) -> dict[str, SortValue]:
+    """What each column sorts by: the numbers, not their text."""
+    test, n = res.test, res.test.get("n", {})
+    epochs = res.metrics.get("training", {}).get("epochs_run")
+    return {
+        "model": job_id,
+        "AUROC [95% CI]": test.get("auroc"),
+        "acc": test.get("accuracy"),
+        "sens": test.get("sensitivity"),
+        "spec": test.get("specificity"),
+        "n test": float(n.get("positive", 0) + n.get("negative", 0)) if n else None,
+        "epochs": float(epochs) if isinstance(epochs, int) else None,
+    }
 
 
 class ModelBrowser(Screen[None]):
@@ -68,6 +58,37 @@ class ModelBrowser(Screen[None]):
     BINDINGS = [
         Binding("escape,b", "close", "Back", id="browser-back", tooltip="Back to the queue"),
         Binding("g", "gradcam", "Grad-CAM", id="browser-gradcam", tooltip="Grad-CAM of the selected model"),
+        Binding("space", "mark", "Mark", id="browser-mark", tooltip="Mark or unmark the selected model for comparison"),
+        Binding(
+            "p",
+            "pin",
+            "Pin baseline",
+            id="browser-pin",
+            tooltip="Mark the selected model as the baseline of the comparison",
+        ),
+        Binding(
+            "C",
+            "compare",
+            "Compare",
+            id="browser-compare",
+            tooltip="Compare the marked models side by side: curves, ROC, metrics with paired p-values, config diff",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="browser-filter",
+            key_display="/",
+            tooltip="Show only the models whose id holds a pattern",
+        ),
+        Binding(
+            "o",
+            "sort_next",
+            "Sort",
+            id="browser-sort",
+            show=False,
+            tooltip="Sort by the next column (or click a header)",
+        ),
     ]
 
     def __init__(self, folders: list[tuple[str, Path]]) -> None:
@@ -75,9 +96,14 @@ class ModelBrowser(Screen[None]):
         self.folders = dict(folders)
         self.results: dict[str, JobResults] = {}
         self.rocs: dict[str, RocCurve | str] = {}  # per job: its test ROC, or why there is none
+        self.marked: list[str] = []  # in the order marked: the comparison's column order
+        self.baseline: str | None = None
+        self.pattern = ""
+        self.order = SortOrder("")  # "": the queue's order
+        self.sort_values: dict[str, dict[str, SortValue]] = {}
 
     def compose(self) -> ComposeResult:
-        yield Label("[b]Finished models[/b] — test split metrics (threshold chosen on validation)", id="browser-title")
+        yield Label(TITLE + " · space marks models to compare", id="browser-title")
         with Horizontal():
             with Vertical(id="models-side"):
                 yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
@@ -94,29 +120,119 @@ class ModelBrowser(Screen[None]):
         roc = self.query_one("#plot-roc", PlotextPlot)
         roc.styles.height, roc.styles.min_height = "1fr", 12  # the rest of the column (the app's CSS says 12)
         table = self.query_one("#models", DataTable)
-        for column in ("model", "AUROC [95% CI]", "acc", "sens", "spec", "n test", "epochs"):
-            table.add_column(column, key=column)
+        for column in COLUMNS:
+            table.add_column(LABELS[column], key=column)
         for job_id, folder in self.folders.items():
-            res = self.results[job_id] = load_job_results(folder)
-            test = res.test
-            n = test.get("n", {})
-            training = res.metrics.get("training", {})
-            epochs = f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}"
-            epochs = "imported" if res.imported is not None else epochs
-            table.add_row(
-                job_id,
-                estimate(test.get("auroc"), test.get("ci", {}).get("auroc")),
-                number(test.get("accuracy")),
-                number(test.get("sensitivity")),
-                number(test.get("specificity")),
-                f"{n.get('positive', '?')}+/{n.get('negative', '?')}−",
-                epochs,
-                key=job_id,
-            )
+            self.results[job_id] = load_job_results(folder)
+            self.sort_values[job_id] = _sort_values(job_id, self.results[job_id])
+        self._fill_rows()
         self.load_matrix(list(self.folders.values()))
         if not self.folders:
             self.query_one("#model-info", Static).update("No finished model yet.")
             self.query_one("#plot-roc", PlotextPlot).plt.title("ROC: no finished model yet")
+
+    def _row(self, job_id: str) -> tuple:
+        res = self.results[job_id]
+        test = res.test
+        n = test.get("n", {})
+        training = res.metrics.get("training", {})
+        epochs = f"{training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')}"
+        epochs = "imported" if res.imported is not None else epochs
+        return (
+            self._mark(job_id),
+            job_id,
+            estimate(test.get("auroc"), test.get("ci", {}).get("auroc")),
+            number(test.get("accuracy")),
+            number(test.get("sensitivity")),
+            number(test.get("specificity")),
+            f"{n.get('positive', '?')}+/{n.get('negative', '?')}−",
+            epochs,
+        )
+
+    def _mark(self, job_id: str) -> str:
+        return BASELINE if job_id == self.baseline else MARKED if job_id in self.marked else ""
+
+    def _fill_rows(self) -> None:
+        """The rows the filter keeps, in the chosen order; the cursor stays on its model when shown."""
+        table = self.query_one("#models", DataTable)
+        selected = self.selected
+        table.clear()
+        for job_id in self.folders:
+            if matches(self.pattern, job_id):
+                table.add_row(*self._row(job_id), key=job_id)
+        self._sort(selected)
+
+    def _sort(self, selected: str | None) -> None:
+        table = self.query_one("#models", DataTable)
+        column = self.order.column
+        if column == "mark":  # the baseline, then the marked in the order marked
+            order = {job: float(i) for i, job in enumerate(self.marked)}
+            key = lambda job: self.order.key(order.get(job) if job != self.baseline else -1.0)  # noqa: E731
+        else:
+            key = lambda job: self.order.key(self.sort_values[job][column])  # noqa: E731
+        if column:
+            table.sort("model", key=key, reverse=self.order.reverse)
+        if selected is not None and selected in {k.value for k in table.rows}:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.data_table.id == "models":
+            self.sort_by(str(event.column_key.value))
+
+    def sort_by(self, column: str) -> None:
+        self.order.toggle(column)
+        table = self.query_one("#models", DataTable)
+        self.order.show(table, LABELS)
+        self._sort(self.selected)
+
+    def action_sort_next(self) -> None:
+        following = COLUMNS.index(self.order.column) + 1 if self.order.column else 0
+        self.sort_by(COLUMNS[following % len(COLUMNS)])
+
+    def set_filter(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._fill_rows()
+
+    def action_filter(self) -> None:
+        self.app.push_screen(FilterPrompt(self.pattern, self.set_filter))
+
+    def _show_marks(self) -> None:
+        table = self.query_one("#models", DataTable)
+        shown = {k.value for k in table.rows}
+        for job_id in self.folders:
+            if job_id in shown:
+                table.update_cell(job_id, "mark", self._mark(job_id), update_width=True)
+        count = f"{len(self.marked)} marked" if self.marked else "space marks models to compare"
+        base = f", baseline {escape(printable(self.baseline))}" if self.baseline else ""
+        self.query_one("#browser-title", Label).update(f"{TITLE} · {count}{base} (C compares)")
+
+    def action_mark(self) -> None:
+        job_id = self.selected
+        if job_id is None:
+            return
+        if job_id in self.marked:
+            self.marked.remove(job_id)
+            if self.baseline == job_id:
+                self.baseline = None
+        else:
+            self.marked.append(job_id)
+        self._show_marks()
+
+    def action_pin(self) -> None:
+        job_id = self.selected
+        if job_id is None:
+            return
+        if job_id not in self.marked:
+            self.marked.append(job_id)
+        self.baseline = job_id
+        self._show_marks()
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("mark at least two models with space to compare them", severity="warning")
+            return
+        baseline = self.baseline or self.marked[0]
+        self.app.push_screen(CompareScreen([(job, self.folders[job]) for job in self.marked], baseline))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value in self.results:
@@ -163,7 +279,7 @@ class ModelBrowser(Screen[None]):
                     plt.plot(xs, [v for v in values if v is not None], label=label, marker="braille")
             plt.xlabel("epoch")
             self.query_one(plot_id, PlotextPlot).refresh()
-        self.query_one("#model-info", Static).update(self._info(res))
+        self.query_one("#model-info", Static).update(model_info(res))
 
     def show_roc(self, job_id: str) -> None:
         """The test ROC of a job: drawn at once when known, else read from predictions.csv in a worker."""
@@ -212,65 +328,6 @@ class ModelBrowser(Screen[None]):
             if roc.point is not None:
                 plt.scatter([roc.point[0]], [roc.point[1]], marker="●", color="red")
         widget.refresh()
-
-    @staticmethod
-    def _info(res: JobResults) -> str:
-        if res.imported is not None:
-            return ModelBrowser._imported_info(res)
-        test, m = res.test, res.metrics
-        cis = test.get("ci", {})
-        cm = test.get("confusion_matrix", {})
-        preset = res.config.get("preset", {})
-        threshold = m.get("threshold", {})
-        lines = [
-            f"[b]{m.get('job', res.folder.name)}[/b]",
-            f"threshold {number(threshold.get('value'))} ({threshold.get('method', '?')}, chosen on validation)",
-            f"AUROC {estimate(test.get('auroc'), cis.get('auroc'))} · "
-            f"AUPRC {number(test.get('auprc'))} · Brier {number(test.get('brier'))}",
-            f"sensitivity {estimate(test.get('sensitivity'), cis.get('sensitivity'))} · "
-            f"specificity {estimate(test.get('specificity'), cis.get('specificity'))}",
-            "",
-            "confusion matrix (test)     predicted −   predicted +",
-            f"  actual −                  {cm.get('tn', '?'):>10}   {cm.get('fp', '?'):>11}",
-            f"  actual +                  {cm.get('fn', '?'):>10}   {cm.get('tp', '?'):>11}",
-            "",
-            "config: "
-            + ", ".join(
-                f"{k}={preset[k]}"
-                for k in (
-                    "epochs",
-                    "image_size",
-                    "batch_size",
-                    "learning_rate",
-                    "trainable_layers",
-                    "weights",
-                    "monitor",
-                )
-                if k in preset
-            ),
-        ]
-        gradcam = m.get("gradcam")
-        if gradcam:
-            lines.append("")
-            lines.append(f"Grad-CAM localisation (against {gradcam.get('ground_truth', 'masks')}):")
-            for layer, figures in gradcam.get("layers", {}).items():
-                lines.append(
-                    f"  {layer}: pointing game {number(figures.get('pointing_game'))}, "
-                    f"energy in mask {number(figures.get('energy_in_mask'))}"
-                )
-        return "\n".join(lines + _external_lines(res.folder) + _files(res))
-
-    @staticmethod
-    def _imported_info(res: JobResults) -> str:
-        """A model file `evaluate` scored: where it came from and how it was used; no training of ours."""
-        source = res.imported or {}
-        lines = [
-            f"[b]imported model[/b] {escape(printable(source.get('source', '?')))}",
-            f"sha256 {str(source.get('sha256', '?'))[:16]}… · {source.get('image_size', '?')} px · "
-            f"{source.get('preprocess', '?')} preprocessing · positive output {source.get('positive_index', '?')}",
-            "not trained here: no own test split, training curves or Grad-CAM figures",
-        ]
-        return "\n".join(lines + _external_lines(res.folder) + _files(res))
 
     def action_close(self) -> None:
         self.dismiss(None)
