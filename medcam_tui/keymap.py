@@ -9,6 +9,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from medcam_tui.screens.browser import ModelBrowser
+from medcam_tui.screens.compare import CompareScreen
 from medcam_tui.screens.data import DataScreen
 from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.help import HelpScreen
@@ -18,6 +19,7 @@ from medcam_tui.screens.report import ReportScreen
 
 SCREENS = (
     ModelBrowser,
+    CompareScreen,
     DataScreen,
     GradCAMScreen,
     HelpScreen,
