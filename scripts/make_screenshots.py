@@ -56,6 +56,12 @@ async def shoot(root: Path) -> list[Path]:
         await pilot.press("b")
         await pilot.pause(0.5)
         save("model_browser")
+        await pilot.press("space", "down", "space", "C")  # both presets of pneumonia, side by side
+        compare = app.screen
+        await wait_for(pilot, lambda: getattr(compare, "comparison", None) is not None, timeout=120)
+        await pilot.pause(0.5)
+        save("compare")
+        await pilot.press("escape")
         await pilot.press("g")
         screen = app.screen
         await wait_for(pilot, lambda: getattr(screen, "current", None) is not None, timeout=180)
@@ -69,6 +75,17 @@ async def shoot(root: Path) -> list[Path]:
         await pilot.press("escape", "question_mark")
         await pilot.pause(0.3)
         save("help")
+        await pilot.press("escape", "L")
+        await pilot.pause(1.0)
+        save("log_viewer")
+        await pilot.press("escape")
+        app.query_one("#queue").focus()
+        await pilot.press("home", "down")  # pneumonia_standard: its dataset's contact sheet
+        await pilot.press("d")
+        data = app.screen
+        await wait_for(pilot, lambda: getattr(data, "preview", None) is not None, timeout=120)
+        await pilot.pause(0.5)
+        save("data_screen")
         await pilot.press("escape", "q", "y")
         await wait_for(pilot, lambda: not app.is_running, timeout=120)
     log.close()

@@ -164,19 +164,18 @@ def test_the_compare_screen_snapshot(snap_compare, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trained(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three real presets of one dataset, trained once: two on the same split, one seeded otherwise (so
-    its test split holds other images)."""
+    """Two real presets of one dataset on the same split, trained once (eagerly: cheaper at this size);
+    models scored on other images are the hand-written folders' case."""
     out = tmp_path_factory.mktemp("compare")
     presets = {
-        "standard": tiny_preset(),
-        "intensive": tiny_preset("intensive", epochs=3, learning_rate=1e-2),
-        "reseeded": tiny_preset("reseeded", seed=7),
+        "standard": tiny_preset(run_eagerly=True),
+        "intensive": tiny_preset("intensive", epochs=3, learning_rate=1e-2, run_eagerly=True),
     }
     config = tiny_queue((dataset_spec(synthetic_root, "pneumonia"),), out, presets)
     log = EventLog(out / "events.jsonl")
     counts = Runner(config, [log]).run()
     log.close()
-    assert counts["done"] == 3, counts
+    assert counts["done"] == 2, counts
     return out
 
 
@@ -191,8 +190,7 @@ async def test_mark_two_real_models_and_compare_them_with_a_paired_p_value(train
         assert app.screen is browser
         await pilot.press("down", "p")  # the second model: marked and pinned as the baseline
         models = browser.query_one("#models", DataTable)
-        await pilot.press("down", "space")
-        assert [str(c) for c in models.get_column("mark")] == ["●", "◆ base", "●"]
+        assert [str(c) for c in models.get_column("mark")] == ["●", "◆ base"]
         await pilot.press("C")
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.baseline == "pneumonia_intensive"
@@ -208,7 +206,6 @@ async def test_mark_two_real_models_and_compare_them_with_a_paired_p_value(train
         expected = paired_delong(y, p_a, p_b, 0.95, groups)
         assert expected.delta == pytest.approx(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
         assert auroc[2] == f"{expected.delta:+.3f} · {p_text(expected.p_value)}".replace("-", "−")
-        assert auroc[5] == "different test images"  # another seed carved another test split
         assert len(screen.comparison.curve_metrics()) >= 2
         await pilot.press("m")
         assert screen.metric == screen.comparison.curve_metrics()[1]
