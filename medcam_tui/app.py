@@ -313,6 +313,10 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
     def action_gradcam(self) -> None:
         self.open_gradcam(self.query_one(QueueTable).selected_job)
 
+    @on(ModelBrowser.GradCAMRequested)
+    def _gradcam_from_browser(self, message: ModelBrowser.GradCAMRequested) -> None:
+        self.open_gradcam(message.job_id)
+
     def action_data(self) -> None:
         job = self.view.jobs.get(self.query_one(QueueTable).selected_job or "")
         if job is None or self.config is None:

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 from textual_plotext import PlotextPlot
@@ -49,6 +50,13 @@ def _sort_values(job_id: str, res: JobResults) -> dict[str, SortValue]:
 
 
 class ModelBrowser(Screen[None]):
+    class GradCAMRequested(Message):
+        """The user asked for the Grad-CAM of a model: the app decides what opens (a screen, or why not)."""
+
+        def __init__(self, job_id: str | None) -> None:
+            super().__init__()
+            self.job_id = job_id
+
     DEFAULT_CSS = """
     ModelBrowser #models-side { width: 1fr; }
     ModelBrowser #models { height: auto; max-height: 50%; }
@@ -333,4 +341,4 @@ class ModelBrowser(Screen[None]):
         self.dismiss(None)
 
     def action_gradcam(self) -> None:
-        self.app.open_gradcam(self.selected)
+        self.post_message(self.GradCAMRequested(self.selected))
