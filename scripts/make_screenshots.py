@@ -79,8 +79,9 @@ async def shoot(root: Path) -> list[Path]:
         await pilot.pause(1.0)
         save("log_viewer")
         await pilot.press("escape")
-        app.query_one("#queue").focus()
-        await pilot.press("home", "down")  # pneumonia_standard: its dataset's contact sheet
+        queue = app.query_one("#queue")
+        queue.focus()
+        queue.move_cursor(row=[key.value for key in queue.rows].index("pneumonia_standard"))  # its contact sheet
         await pilot.press("d")
         data = app.screen
         await wait_for(pilot, lambda: getattr(data, "preview", None) is not None, timeout=120)
