@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom, norm
 
 from medcam_core.evaluate.intervals import delong_covariance, separation_bound, z_value
 
@@ -82,6 +81,8 @@ def paired_delong(
         se = math.sqrt(var)
         half = z_value(confidence) * se
         ci = (max(-1.0, delta - half), min(1.0, delta + half))
+        from scipy.stats import norm  # imported when a comparison is computed, not when the app starts
+
         return PairedAuroc(a, b, delta, ci, float(2 * norm.sf(abs(delta) / se)), method)
     if abs(delta) < 1e-12:
         return PairedAuroc(a, b, 0.0, (0.0, 0.0), 1.0, f"{method}: no variance, the two rank the pairs alike")
@@ -105,6 +106,8 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> PairedProport
     n = len(ca)
     only_a, only_b = int(np.sum(ca & ~cb)), int(np.sum(~ca & cb))
     discordant = only_a + only_b
+    from scipy.stats import binom
+
     p = 1.0 if discordant == 0 else min(1.0, 2 * float(binom.cdf(min(only_a, only_b), discordant, 0.5)))
     share_a, share_b = (float(ca.mean()), float(cb.mean())) if n else (NAN, NAN)
     return PairedProportion(share_a, share_b, n, only_a, only_b, p, "exact McNemar")

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta, norm, rankdata
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,8 @@ def z_value(confidence: float) -> float:
     """The two-sided normal quantile, e.g. 1.96 for 0.95."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    from scipy.stats import norm  # scipy.stats costs ~0.8 s to import: only when a figure is computed
+
     return float(norm.ppf(0.5 + confidence / 2))
 
 
@@ -70,6 +71,8 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     if n == 0:
         return None
     alpha = 1 - confidence
+    from scipy.stats import beta
+
     low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
     high = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
     return low, high
@@ -201,6 +204,8 @@ def delong_covariance(y: np.ndarray, scores: np.ndarray, groups: Sequence[str] |
     m, n = int(pos.sum()), int(neg.sum())
     if m == 0 or n == 0 or s.shape[1] != len(y):
         raise ValueError("the AUROC needs positives and negatives, one score per image")
+    from scipy.stats import rankdata
+
     tz = np.vstack([rankdata(row) for row in s])
     v10 = (tz[:, pos] - np.vstack([rankdata(row[pos]) for row in s])) / n
     v01 = 1 - (tz[:, neg] - np.vstack([rankdata(row[neg]) for row in s])) / m
