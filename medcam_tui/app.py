@@ -308,7 +308,12 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
         if JobFolder(folders[job_id]).import_file.is_file():
             self.notify("an imported model: run `medcam-tui gradcam MODEL_FILE IMAGE…` on its file", severity="warning")
             return
-        self.push_screen(GradCAMScreen(folders[job_id]))
+        try:
+            screen = GradCAMScreen(folders[job_id])
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged job folder: say so, stay up
+            self.notify(f"cannot open {folders[job_id].name}: {printable(exc)}", severity="error", markup=False)
+            return
+        self.push_screen(screen)
 
     def action_gradcam(self) -> None:
         self.open_gradcam(self.query_one(QueueTable).selected_job)

@@ -10,6 +10,7 @@ it came from, so the model browser and the report list it as an imported model.
 from __future__ import annotations
 
 import hashlib
+import json
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,17 @@ class EvaluateRequest:
     evaluation: EvaluationSpec = EvaluationSpec()
 
 
-def imported_folder(output: Path, model_file: Path) -> JobFolder:
-    """`<output>/imported/<stem>`: one folder per model file, named so the browser can list it."""
-    return JobFolder(Path(output) / IMPORTED_DIR / model_file.stem)
+def imported_folder(output: Path, model_file: Path, digest: str) -> JobFolder:
+    """`<output>/imported/<stem>`: one folder per model file, named so the browser can list it; another
+    file of the same name (a different sha256) gets `<stem>-<first 8 hex digits>`, never its folder."""
+    folder = JobFolder(Path(output) / IMPORTED_DIR / model_file.stem)
+    try:
+        recorded = json.loads(folder.import_file.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded in (None, digest):
+        return folder
+    return JobFolder(folder.root.with_name(f"{model_file.stem}-{digest[:8]}"))
 
 
 def sha256(path: Path) -> str:
@@ -84,13 +93,14 @@ def evaluate_command(request: EvaluateRequest) -> int:
             imported,
             lambda done, total: bar.update(task, completed=done, total=total),
         )
-    folder = imported_folder(request.output, request.model) if imported else JobFolder(request.model)
+    digest = sha256(request.model) if imported else ""
+    folder = imported_folder(request.output, request.model, digest) if imported else JobFolder(request.model)
     if imported:
         write_json_atomic(
-            folder.configs_dir / "import.json",
+            folder.import_file,
             {
                 "source": str(request.model.resolve()),
-                "sha256": sha256(request.model),
+                "sha256": digest,
                 "preprocess": classifier.preprocess.value,
                 "positive_index": classifier.head.positive_index,
                 "image_size": size,
@@ -114,8 +124,6 @@ def evaluate_command(request: EvaluateRequest) -> int:
 
 
 def _job_id(folder: Path) -> str | None:
-    import json
-
     try:
         return str(json.loads(JobFolder(folder).metrics_file.read_text(encoding="utf-8"))["job"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -16,8 +16,10 @@ from medcam_tui.screens.help import HelpScreen
 from medcam_tui.screens.log_viewer import LogViewer
 from medcam_tui.screens.modals import AddJob, ConfirmQuit, TracebackScreen
 from medcam_tui.screens.report import ReportScreen
+from medcam_tui.widgets.queue_table import QueueTable
+from medcam_tui.widgets.table_tools import FilterPrompt
 
-SCREENS = (
+SCREENS = (  # and the widgets with bindings of their own
     ModelBrowser,
     CompareScreen,
     DataScreen,
@@ -28,6 +30,8 @@ SCREENS = (
     ConfirmQuit,
     TracebackScreen,
     ReportScreen,
+    FilterPrompt,
+    QueueTable,
 )
 
 

@@ -56,7 +56,7 @@ def predict_command(request: PredictRequest) -> int:
 
     classifier = Classifier.open(request.model, request.options)  # MedcamError: one line, exit 2, from main
     cams = CamWriter(classifier, request.gradcam, request.layer, images=len(sources)) if request.gradcam else None
-    note(classifier.describe())
+    note(printable(classifier.describe()))
     scored = 0
     with ExitStack() as stack:
         rows = csv.DictWriter(stack.enter_context(_open_csv(request.csv)), fieldnames=COLUMNS)

@@ -186,6 +186,7 @@ async def test_mark_two_real_models_and_compare_them_with_a_paired_p_value(train
         await pilot.press("b")
         browser = app.screen
         assert isinstance(browser, ModelBrowser)
+        await wait_for(pilot, lambda: browser.loaded)
         await pilot.press("space", "C")  # one marked model is not a comparison
         assert app.screen is browser
         await pilot.press("down", "p")  # the second model: marked and pinned as the baseline
@@ -247,7 +248,7 @@ async def test_slash_filters_and_headers_sort_the_browser(tmp_path: Path) -> Non
     folders = hand_written(tmp_path)
     app = Host(ModelBrowser(folders))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
         browser = app.screen
         models = browser.query_one("#models", DataTable)
         await pilot.press("slash", *"LiMb", "enter")

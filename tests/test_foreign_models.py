@@ -367,3 +367,19 @@ def test_files_that_are_not_models_say_what_they_are(tmp_path: Path) -> None:
         with pytest.raises(ModelFileError, match=words):
             Classifier.open(tmp_path / name)
     assert os.listdir(tmp_path / "saved") == ["saved_model.pb"]
+
+
+def test_a_keras_function_that_is_not_a_layer_piece_is_refused_whatever_module_it_claims() -> None:
+    """The published payload of CVE-2025-8747/9906 names `keras.models.load_model` as a "function" (and
+    `keras.utils.get_file` as a class): a `keras.*` module is no licence, only activations, losses and
+    metrics by name, and built-in classes, pass."""
+    from medcam_core.inference.model_file import check_config
+
+    payload = {"module": "keras.models", "class_name": "function", "config": "load_model"}
+    assert "is not a Keras activation, loss or metric" in check_config({"layers": [payload]})
+    getter = {"module": "keras.utils", "class_name": "get_file", "config": {}, "registered_name": None}
+    assert "unknown class 'get_file'" in check_config({"layers": [getter]})
+    relu = {"module": "keras.activations", "class_name": "function", "config": "relu", "registered_name": "function"}
+    dense = {"module": "keras.layers", "class_name": "Dense", "config": {"activation": relu}, "registered_name": None}
+    adam = {"module": "keras.optimizers", "class_name": "Adam", "config": {}, "registered_name": None}
+    assert check_config({"layers": [dense], "compile_config": {"optimizer": adam}}) is None

@@ -376,6 +376,14 @@ def test_evaluate_cli_on_the_job_and_on_its_model_file_as_an_import(
     assert row.count(" · n ") == 1  # an imported model has no own test split: one external cell
     assert f"- {md('imported/someones_model')}: {md(str(foreign.resolve()))}" in build_report(out)
 
+    same_name = tmp_path / "someones_model.keras"  # another file of the same name: its own folder
+    same_name.write_bytes(job.model_file.read_bytes())
+    assert main(["evaluate", str(same_name), *args[:3], "--name", "cardiomegaly", "--output", str(out)]) == 0
+    digest = hashlib.sha256(same_name.read_bytes()).hexdigest()
+    other = JobFolder(out / "imported" / f"someones_model-{digest[:8]}")
+    assert json.loads(other.import_file.read_text())["source"] == str(same_name.resolve())
+    assert json.loads(imported.import_file.read_text())["source"] == str(foreign.resolve())
+
     assert main(["evaluate", str(foreign), "--dataset", "nope", "--config", str(tmp_path / "none.toml")]) == 2
     assert main(["evaluate", str(tmp_path / "missing.keras"), *args]) == 2
     assert not (out / "imported" / "missing").exists()

@@ -41,6 +41,8 @@ def test_model_browser(snap_compare, attached) -> None:
     async def browse(pilot) -> None:
         await settle(pilot)
         await pilot.press("b")
+        while not app.screen.loaded:  # the browser reads the job folders in a worker
+            await pilot.pause(0.02)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=browse)

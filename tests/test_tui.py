@@ -104,7 +104,8 @@ async def test_live_queue_failure_log_browser_and_help(synthetic_root: Path, tmp
 
         await pilot.press("b")
         assert isinstance(app.screen, ModelBrowser)
-        await pilot.pause()
+        browser = app.screen
+        await wait_for(pilot, lambda: browser.loaded)  # the folders are read in a worker
         assert app.screen.query_one("#models").row_count == 1
         matrix = app.screen.query_one("#matrix", DataTable)
         await wait_for(pilot, lambda: matrix.has_class("shown"))

@@ -25,7 +25,16 @@ MODEL_SUFFIXES = KERAS_SUFFIXES + H5_SUFFIXES
 CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")  # Python code, never run
 DATA_MARKERS = ("__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__")
 MODEL_CLASSES = ("Functional", "Sequential", "Model")
-BUILTIN_NAMESPACES = ("layers", "initializers", "regularizers", "constraints", "dtype_policies")
+BUILTIN_NAMESPACES = (
+    "layers",
+    "initializers",
+    "regularizers",
+    "constraints",
+    "dtype_policies",
+    "optimizers",
+    "losses",
+    "metrics",
+)
 FUNCTION_NAMESPACES = ("activations", "losses", "metrics")
 
 
@@ -124,14 +133,15 @@ def _problem(entry: dict[str, Any]) -> str | None:
         return f"a Lambda layer{where} holds Python code"
     if name in DATA_MARKERS:
         return None
-    if module == "builtins" and name == "function":
+    if name == "function":  # whatever module it claims: only an activation, loss or metric by name
         function = entry.get("config")
-        if isinstance(function, str) and _is_keras_function(function):
+        keras_side = module in (None, "builtins") or _is_keras_module(module)
+        if keras_side and isinstance(function, str) and _is_keras_function(function):
             return None
-        return f"function {function!r} is not part of Keras"
+        return f"function {function!r} ({module}) is not a Keras activation, loss or metric"
     if registered not in (None, name) or (module is not None and not _is_keras_module(module)):
         return f"custom class {name!r} ({registered or module}) is not part of Keras"
-    if module is None and not _is_keras_class(name):
+    if not _is_keras_class(name):  # a `keras.*` module is no licence: any other class could be a loader
         return f"unknown class {name!r}, not a Keras built-in"
     return None
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from medcam_core.errors import DataError
 from medcam_core.events import Notice
 from medcam_core.job.context import JobContext
 from medcam_core.vocabulary import Stage
@@ -55,7 +54,7 @@ def validate_externally(ctx: JobContext) -> None:
             metrics, rows = score_dataset(
                 scorer, data, EvalSplit.ALL, threshold, env.config.evaluation, job.preset.seed, job.id
             )
-        except (DataError, OSError) as exc:
+        except Exception as exc:  # the trained model is saved already: only this validation is lost
             log.warning("job %s: external validation on %s failed", job.id, name, exc_info=True)
             env.emit(Notice("warning", f"{job.id}: no external validation on {name!r}: {exc}", job.id))
             continue

@@ -88,7 +88,10 @@ class JobEndHook:
             out, err = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            proc.communicate()
+            try:
+                proc.communicate(timeout=5)  # a grandchild in its own session may still hold the pipes
+            except subprocess.TimeoutExpired:
+                pass
             return f"did not finish within {self.timeout_s:g} s and was stopped"
         text = err.decode("utf-8", "replace").strip()
         log.info("on_job_end after %s exited %d\n%s%s", end.job_id, proc.returncode, out.decode(errors="replace"), text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -47,6 +48,19 @@ def _sort_values(job_id: str, res: JobResults) -> dict[str, SortValue]:
         "n test": float(n.get("positive", 0) + n.get("negative", 0)) if n else None,
         "epochs": float(epochs) if isinstance(epochs, int) else None,
     }
+
+
+def fill_matrix(table: DataTable, matrix: CrossDatasetMatrix) -> None:
+    """Rows: models; columns: datasets scored; `*` marks a model's own test split."""
+    table.border_title = "AUROC by test dataset (* own test split; others: external validation)"
+    table.add_column("model", key="model")
+    for dataset in matrix.datasets:
+        table.add_column(Text(printable(dataset)), key=dataset)
+    for model in matrix.models:
+        cells = [matrix.cells.get((model, d)) for d in matrix.datasets]
+        shown = [cell_text(c, compact=True) + (" *" if c is not None and c.own else "") for c in cells]
+        table.add_row(Text(printable(model)), *shown, key=model)
+    table.add_class("shown")
 
 
 class ModelBrowser(Screen[None]):
@@ -109,6 +123,7 @@ class ModelBrowser(Screen[None]):
         self.pattern = ""
         self.order = SortOrder("")  # "": the queue's order
         self.sort_values: dict[str, dict[str, SortValue]] = {}
+        self.loaded = False  # every folder read (in a worker) and its row shown
 
     def compose(self) -> ComposeResult:
         yield Label(TITLE + " · space marks models to compare", id="browser-title")
@@ -130,14 +145,27 @@ class ModelBrowser(Screen[None]):
         table = self.query_one("#models", DataTable)
         for column in COLUMNS:
             table.add_column(LABELS[column], key=column)
-        for job_id, folder in self.folders.items():
-            self.results[job_id] = load_job_results(folder)
-            self.sort_values[job_id] = _sort_values(job_id, self.results[job_id])
-        self._fill_rows()
+        table.loading = bool(self.folders)
+        self.load_results(dict(self.folders))
         self.load_matrix(list(self.folders.values()))
         if not self.folders:
             self.query_one("#model-info", Static).update("No finished model yet.")
             self.query_one("#plot-roc", PlotextPlot).plt.title("ROC: no finished model yet")
+
+    @work(thread=True, exclusive=True, group="browser-results", exit_on_error=False)
+    def load_results(self, folders: dict[str, Path]) -> None:
+        """Off the UI thread: each model folder's metrics, history and config (a disk may be slow)."""
+        results = {job_id: load_job_results(folder) for job_id, folder in folders.items()}
+        self.app.call_from_thread(self._results_loaded, results)
+
+    def _results_loaded(self, results: dict[str, JobResults]) -> None:
+        if not self.is_attached:
+            return
+        self.results = results
+        self.sort_values = {job_id: _sort_values(job_id, res) for job_id, res in results.items()}
+        self.query_one("#models", DataTable).loading = False
+        self._fill_rows()
+        self.loaded = True
 
     def _row(self, job_id: str) -> tuple:
         res = self.results[job_id]
@@ -148,7 +176,7 @@ class ModelBrowser(Screen[None]):
         epochs = "imported" if res.imported is not None else epochs
         return (
             self._mark(job_id),
-            job_id,
+            Text(printable(job_id)),  # an imported model's id holds its file name: never markup
             estimate(test.get("auroc"), test.get("ci", {}).get("auroc")),
             number(test.get("accuracy")),
             number(test.get("sensitivity")),
@@ -166,18 +194,20 @@ class ModelBrowser(Screen[None]):
         selected = self.selected
         table.clear()
         for job_id in self.folders:
-            if matches(self.pattern, job_id):
+            if job_id in self.results and matches(self.pattern, job_id):
                 table.add_row(*self._row(job_id), key=job_id)
         self._sort(selected)
 
     def _sort(self, selected: str | None) -> None:
         table = self.query_one("#models", DataTable)
         column = self.order.column
+        ids = {printable(job): job for job in self.results}  # the model cell shows the id as plain text
         if column == "mark":  # the baseline, then the marked in the order marked
             order = {job: float(i) for i, job in enumerate(self.marked)}
-            key = lambda job: self.order.key(order.get(job) if job != self.baseline else -1.0)  # noqa: E731
+            rank = lambda job: order.get(job) if job != self.baseline else -1.0  # noqa: E731
+            key = lambda cell: self.order.key(rank(ids[str(cell)]))  # noqa: E731
         else:
-            key = lambda job: self.order.key(self.sort_values[job][column])  # noqa: E731
+            key = lambda cell: self.order.key(self.sort_values[ids[str(cell)]][column])  # noqa: E731
         if column:
             table.sort("model", key=key, reverse=self.order.reverse)
         if selected is not None and selected in {k.value for k in table.rows}:
@@ -261,19 +291,8 @@ class ModelBrowser(Screen[None]):
         self.app.call_from_thread(self._show_matrix, matrix)
 
     def _show_matrix(self, matrix: CrossDatasetMatrix) -> None:
-        """Rows: models; columns: datasets scored; `*` marks a model's own test split."""
-        if not matrix or not self.is_attached:
-            return
-        table = self.query_one("#matrix", DataTable)
-        table.border_title = "AUROC by test dataset (* own test split; others: external validation)"
-        table.add_column("model", key="model")
-        for dataset in matrix.datasets:
-            table.add_column(printable(dataset), key=dataset)
-        for model in matrix.models:
-            cells = [matrix.cells.get((model, d)) for d in matrix.datasets]
-            shown = [cell_text(c, compact=True) + (" *" if c is not None and c.own else "") for c in cells]
-            table.add_row(printable(model), *shown, key=model)
-        table.add_class("shown")
+        if matrix and self.is_attached:
+            fill_matrix(self.query_one("#matrix", DataTable), matrix)
 
     def show(self, res: JobResults) -> None:
         for plot_id, metric in (("#plot-loss", "loss"), ("#plot-acc", "accuracy")):

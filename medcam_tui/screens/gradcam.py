@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -79,7 +81,7 @@ class GradCAMScreen(Screen[None]):
         for i, row in enumerate(self.rows):
             prob = float(row["probability"])
             table.add_row(
-                printable(Path(row["path"]).name),
+                Text(printable(Path(row["path"]).name)),
                 "positive" if row["label"] == "1" else "negative",
                 f"{prob:.3f}",
                 "positive" if prob >= self.threshold else "negative",
@@ -132,13 +134,13 @@ class GradCAMScreen(Screen[None]):
             )
             gray = load_original(result.item.path)
         except ImageSkipped as exc:  # the file changed or vanished since the job read it
-            message = f"{printable(Path(row['path']).name)}: {printable(exc)}"
+            message = escape(f"{printable(Path(row['path']).name)}: {printable(exc)}")
             self.app.call_from_thread(self.query_one("#gradcam-caption", Static).update, message)
             return
         picture = Image.fromarray(overlay(gray, upsample(result.cam, *gray.shape)))
         explains = "positive" if result.target > 0 else "negative"
         caption = (
-            f"{result.item.path.name} · true {'positive' if result.item.label else 'negative'} · "
+            f"{escape(printable(result.item.path.name))} · true {'positive' if result.item.label else 'negative'} · "
             f"P(positive) {result.probability:.3f} · layer {self.cam.layer} · explains the {explains} class"
         )
         self.app.call_from_thread(self._show, picture, caption, result)
@@ -167,8 +169,9 @@ class GradCAMScreen(Screen[None]):
     def action_export_all(self) -> None:
         self.export(list(range(len(self.rows))))
 
-    @work(thread=True, exclusive=True, group="gradcam-export")
+    @work(thread=True, exclusive=True, group="gradcam-export", exit_on_error=False)
     def export(self, indices: list[int]) -> None:
+        from medcam_core.data.decode import ImageSkipped
         from medcam_core.explain.maps import Item, explain
         from medcam_core.explain.render import export
 
@@ -177,8 +180,12 @@ class GradCAMScreen(Screen[None]):
             return
         items = [Item(Path(self.rows[i]["path"]), int(self.rows[i]["label"])) for i in indices]
         out = JobFolder(self.folder).gradcam_dir
-        for result in explain(self.cam, items, self.image_size, "predicted", self.threshold):
-            self.exported.append(export(result, out, self.cam.layer, self.threshold)["panel"])
+        try:
+            for result in explain(self.cam, items, self.image_size, "predicted", self.threshold):
+                self.exported.append(export(result, out, self.cam.layer, self.threshold)["panel"])
+        except (ImageSkipped, OSError) as exc:  # an image changed since the job, or the disk is full
+            self.app.call_from_thread(self.notify, printable(f"export stopped: {exc}"), severity="error", markup=False)
+            return
         self.app.call_from_thread(self.notify, f"exported {len(items)} image(s) to {out}")
 
     def action_close(self) -> None:

@@ -143,7 +143,7 @@ class LogViewer(Screen[None]):
         return list(self.query_one(Log).lines)
 
     def _status(self, text: str) -> None:
-        self.query_one("#log-status", Label).update(text)
+        self.query_one("#log-status", Label).update(Text(text))  # it quotes the search term: never markup
 
     def action_close(self) -> None:
         self.dismiss()

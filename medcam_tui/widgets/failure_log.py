@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
+from medcam_core.safe_text import printable
 from medcam_tui.view_model import QueueView
 
 
@@ -16,7 +18,8 @@ class FailureLog(DataTable):
     def sync(self, view: QueueView) -> None:
         for index in range(self.row_count, len(view.failures)):
             f = view.failures[index]
-            self.add_row(f.job_id, f.stage, f.error, f.hint, key=str(index))
+            cells = (f.job_id, f.stage, f.error, f.hint)  # errors name dataset files: plain text, never markup
+            self.add_row(*(Text(printable(cell)) for cell in cells), key=str(index))
 
     @property
     def selected_index(self) -> int | None:
