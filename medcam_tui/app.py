@@ -295,7 +295,7 @@ class MedcamApp(QueueControls, LogAndAlerts, App[int]):
             if self.view.jobs[job_id].status == Status.DONE and self.view.jobs[job_id].folder
         ]
         imported = root / IMPORTED_DIR
-        return jobs + [(f"imported/{p.name}", p) for p in sorted(imported.glob("*/")) if p.is_dir()]
+        return jobs + [(f"{IMPORTED_DIR}/{p.name}", p) for p in sorted(imported.glob("*/")) if p.is_dir()]
 
     def action_browser(self) -> None:
         self.push_screen(ModelBrowser(self.finished_folders()))
