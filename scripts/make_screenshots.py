@@ -54,6 +54,8 @@ async def shoot(root: Path) -> list[Path]:
         await pilot.pause(0.3)
         save("home_training")
         await pilot.press("b")
+        browser = app.screen
+        await wait_for(pilot, lambda: browser.loaded, timeout=60)  # the job folders are read in a worker
         await pilot.pause(0.5)
         save("model_browser")
         await pilot.press("space", "down", "space", "C")  # both presets of pneumonia, side by side
