@@ -21,8 +21,7 @@ from medcam_core.explain.render import export
 SIZE = 32
 
 
-@pytest.fixture(scope="module")
-def blob_model() -> keras.Model:
+def bright_blob_model() -> keras.Model:
     """logit = 5·mean(brightness) − 1: only bright pixels raise it, every one equally."""
     inputs = keras.Input((SIZE, SIZE, 3))
     feat = keras.layers.Conv2D(2, 1, activation="relu", name="feat")(inputs)
@@ -34,6 +33,11 @@ def blob_model() -> keras.Model:
     model.get_layer("feat").set_weights([kernel, np.zeros(2, np.float32)])
     model.get_layer("prediction").set_weights([np.array([[5.0], [0.0]], np.float32), np.array([-1.0], np.float32)])
     return model
+
+
+@pytest.fixture(scope="module")
+def blob_model() -> keras.Model:
+    return bright_blob_model()
 
 
 def blob_image(row: int, col: int) -> np.ndarray:

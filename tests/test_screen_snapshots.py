@@ -1,6 +1,7 @@
 """SVG snapshots of the add-job, report and Grad-CAM screens (fixed size, fixed data, no clock).
 
-The Grad-CAM screen runs a real (hand-weighted, so deterministic) Keras model saved in a job folder.
+The Grad-CAM screen runs a real (hand-weighted, so deterministic) Keras model saved in a job folder:
+test_gradcam's bright-blob model.
 Regenerate after an intended change with: pytest -n 0 tests/test_screen_snapshots.py --snapshot-update
 """
 
@@ -10,7 +11,6 @@ import inspect
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,6 +24,7 @@ from medcam_tui.screens.gradcam import GradCAMScreen
 from medcam_tui.screens.modals import AddJob
 from medcam_tui.screens.report import ReportScreen
 
+from test_gradcam import bright_blob_model
 from test_report import T, job, layout
 
 SIZE = (120, 36)
@@ -58,23 +59,10 @@ def test_report_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert snap_compare(Host(ReportScreen(Path("new"))), terminal_size=SIZE)
 
 
-def bright_square_model() -> keras.Model:
-    """logit = 5·mean(brightness) − 1 over one feature map: its Grad-CAM lights the bright square."""
-    inputs = keras.Input((32, 32, 3))
-    feat = keras.layers.Conv2D(2, 1, activation="relu", name="feat")(inputs)
-    out = keras.layers.Dense(1, activation="sigmoid", name="prediction")(keras.layers.GlobalAveragePooling2D()(feat))
-    model = keras.Model(inputs, out)
-    kernel = np.zeros((1, 1, 3, 2), np.float32)
-    kernel[..., 0] = 1 / 3
-    model.get_layer("feat").set_weights([kernel, np.zeros(2, np.float32)])
-    model.get_layer("prediction").set_weights([np.array([[5.0], [0.0]], np.float32), np.array([-1.0], np.float32)])
-    return model
-
-
 def test_gradcam_screen(snap_compare, tmp_path: Path) -> None:
     folder = JobFolder(tmp_path / "densenet121_squares_standard_models")
     folder.make_dirs()
-    bright_square_model().save(folder.model_file)
+    bright_blob_model().save(folder.model_file)
     write_json_atomic(folder.config_file, {"preset": {"image_size": 32}})
     write_json_atomic(folder.metrics_file, {"threshold": {"value": 0.5}})
     rows = []
