@@ -111,6 +111,12 @@ class Classifier:
         return cls._build(open_model(path), Path(path), Origin.IMPORTED, chosen, options, None)
 
     @classmethod
+    def trained(cls, model: Any, folder: Path, image_size: int, threshold: float) -> Classifier:
+        """A job's model still in memory (the external stage, before the folder is committed)."""
+        chosen = Threshold(threshold, ThresholdSource.JOB)
+        return cls._build(model, Path(folder), Origin.JOB, chosen, Options(size=image_size), image_size)
+
+    @classmethod
     def _build(
         cls,
         model: Any,

@@ -8,10 +8,6 @@ A dataset that cannot be read costs its own validation (a warning), never the tr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 
 from medcam_core.events import Notice
 from medcam_core.job.context import JobContext
@@ -20,31 +16,18 @@ from medcam_core.vocabulary import Stage
 log = logging.getLogger("medcam")
 
 
-@dataclass
-class TrainedScorer:
-    """A model of this tool: decoded gray images through the training preprocessing to P(positive)."""
-
-    model: Any
-    image_size: int
-
-    def probabilities(self, gray: np.ndarray) -> np.ndarray:
-        from medcam_core.train.input_pipeline import to_model_input
-
-        return np.asarray(self.model(to_model_input(gray), training=False)).reshape(-1)
-
-
 def validate_externally(ctx: JobContext) -> None:
     from medcam_core.data.load import inspect_dataset
     from medcam_core.evaluate.external import EXTERNAL_SPLIT, EvalSplit, FrozenThreshold, score_dataset
+    from medcam_core.inference.classifier import Classifier
     from medcam_core.outputs.external import write_external
 
     job, env, work = ctx.job, ctx.env, ctx.work
     assert work is not None and ctx.evaluation is not None
     by_name = {d.name: d for d in env.config.datasets}
-    scorer = TrainedScorer(ctx.built.model, job.preset.image_size)
-    threshold = FrozenThreshold(
-        ctx.evaluation["threshold"]["value"], f"validation split of {job.dataset.name} (this job's own)"
-    )
+    frozen = ctx.evaluation["threshold"]["value"]
+    scorer = Classifier.trained(ctx.built.model, work.root, job.preset.image_size, frozen)
+    threshold = FrozenThreshold(frozen, f"validation split of {job.dataset.name} (this job's own)")
     for name in job.dataset.external:
         ctx.check_stop()
         spec = by_name[name]
