@@ -47,16 +47,10 @@ from medcam_tui.view_model import Curve
 from medcam_tui.widgets.job_panel import CurveChart, epoch_axis, epoch_ticks
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
+from test_tui import wait_for
 
 SIZE = (140, 40)
 ENV_DUMP = 'env | grep "^MEDCAM_" | sort > "$MEDCAM_JOB_ID.env"'
-
-
-async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def read_env(path: Path) -> dict[str, str]:

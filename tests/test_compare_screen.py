@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, norm
 from sklearn.metrics import roc_auc_score
-from test_tui import SIZE, make_app, wait_for
 from textual.app import App
 from textual.widgets import DataTable
 
@@ -36,6 +35,7 @@ from medcam_tui.widgets.table_tools import FilterPrompt
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 from test_report import prediction_rows, scored_job, two_models
+from test_tui import SIZE, make_app, wait_for
 
 HISTORY = {
     "loss": [0.69, 0.52, 0.41, 0.37],

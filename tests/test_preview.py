@@ -40,6 +40,7 @@ from medcam_tui.widgets.queue_table import QueueTable
 
 import replicas
 from conftest import TINY, tiny_preset, tiny_queue
+from test_tui import wait_for
 
 SIDE = 40  # source images larger than TINY, so the decoder really resizes
 
@@ -271,13 +272,6 @@ def paused_app(datasets: tuple[DatasetSpec, ...], output: Path) -> tuple[MedcamA
     log = EventLog(output / "events.jsonl")
     app.runner = Runner(config, [log, app.sink])
     return app, log
-
-
-async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 async def test_d_opens_the_data_screen_with_the_jobs_contact_sheet(tmp_path: Path) -> None:
