@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medcam_core.config_rules import (
+    AUGMENT_RULES,
     DATASET_RULES,
     EVALUATION_RULES,
     NAME_RE,
@@ -26,7 +27,7 @@ from medcam_core.config_rules import (
     weights_file,
 )
 from medcam_core.errors import ConfigError, MedcamError
-from medcam_core.vocabulary import Labeler, Uncertain, View, views_from
+from medcam_core.vocabulary import AUTO, Labeler, Precision, Uncertain, View, views_from
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +35,25 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_CONFIG = "medcam.toml"
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random changes to each training image, by Keras preprocessing layers, seeded; 0 leaves one out.
+
+    Validation and test images are never changed: they measure the model, not the augmentation.
+    """
+
+    rotation: float = 0.0  # degrees, ±
+    shift: float = 0.0  # fraction of the side, ± in both directions
+    zoom: float = 0.0  # fraction, ±
+    brightness: float = 0.0  # fraction of the 0–255 range, ±
+    contrast: float = 0.0  # contrast scaled by a factor in [1 − contrast, 1 + contrast]
+    flip: bool = False  # horizontal; off because a chest film has a side
+
+    @property
+    def active(self) -> bool:
+        return self.flip or any((self.rotation, self.shift, self.zoom, self.brightness, self.contrast))
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,10 @@ class Preset:
     run_eagerly: bool = False
     strategy: str = "default"
     repeats: int = 1  # heads trained with seeds seed … seed+repeats−1 on one feature pass
+    augment: Augment = field(default_factory=Augment)
+    augment_views: int = 4  # with augment and cached features: augmented copies of each training image
+    precision: Precision = Precision.FLOAT32
+    jit_compile: bool | str = AUTO  # XLA: true, false, or "auto" (on where a GPU is visible)
 
 
 BUILTIN_PRESETS: dict[str, Preset] = {
@@ -262,6 +286,10 @@ def parse_config(data: dict[str, Any], file: str = "<config>", base: Path = Path
         if not NAME_RE.match(name):
             raise ConfigError(file, f"presets.{name}", "expected a preset name of letters, digits, '_' or '-'")
         values = checked(file, f"presets.{name}", table, PRESET_RULES)
+        if "augment" in values:
+            values["augment"] = Augment(**checked(file, f"presets.{name}.augment", values["augment"], AUGMENT_RULES))
+        if "precision" in values:
+            values["precision"] = Precision(values["precision"])
         if "weights" in values:
             values["weights"] = weights_file(file, f"presets.{name}.weights", values["weights"], base)
         presets[name] = replace(presets.get(name, BUILTIN_PRESETS["standard"]), name=name, **values)

@@ -15,7 +15,7 @@ from typing import Any
 
 from medcam_core.data.recipe_catalog import RECIPE_KEYS, RECIPES
 from medcam_core.errors import ConfigError
-from medcam_core.vocabulary import Labeler, TextEnum, Uncertain, View
+from medcam_core.vocabulary import AUTO, Labeler, Precision, TextEnum, Uncertain, View
 
 WEIGHTS_EXPECTED = '"imagenet", "none", or the path of a DenseNet121 no-top weights file (.h5)'
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -55,6 +55,10 @@ def _one_group_regex(v: str) -> bool:
         return False
 
 
+def _one_of(kind: type[Enum]) -> Check:
+    return lambda v: isinstance(v, str) and v in {member.value for member in kind}
+
+
 PRESET_RULES: dict[str, tuple[Check, str]] = {
     "epochs": (lambda v: _is_int(v) and 1 <= v <= 10_000, "an integer from 1 to 10000"),
     "image_size": (lambda v: _is_int(v) and 32 <= v <= 1024, "an integer from 32 to 1024 (pixels)"),
@@ -78,6 +82,16 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
     "precise_bn": (lambda v: isinstance(v, bool), "true or false"),
     "run_eagerly": (lambda v: isinstance(v, bool), "true or false"),
     "repeats": (lambda v: _is_int(v) and 1 <= v <= 20, "an integer from 1 to 20 (seeds trained per job)"),
+    "augment": (
+        lambda v: isinstance(v, dict),
+        "a table [presets.NAME.augment] with rotation, shift, zoom, brightness, contrast, flip",
+    ),
+    "augment_views": (
+        lambda v: _is_int(v) and 0 <= v <= 64,
+        "an integer from 0 to 64 (augmented copies of each training image cached; 0: augment live every epoch)",
+    ),
+    "precision": (_one_of(Precision), f"one of {', '.join(p.value for p in Precision)}"),
+    "jit_compile": (lambda v: isinstance(v, bool) or v == AUTO, f'true, false or "{AUTO}" (XLA on GPUs only)'),
     "strategy": (
         lambda v: v in STRATEGIES,
         '"default" (one device) or "mirrored" (one job over every GPU of its machine, batch_size split among them)',
@@ -85,12 +99,21 @@ PRESET_RULES: dict[str, tuple[Check, str]] = {
 }
 
 
+AUGMENT_RULES: dict[str, tuple[Check, str]] = {
+    "rotation": (lambda v: _is_num(v) and 0 <= v <= 180, "a number of degrees from 0 to 180 (turned by up to ±that)"),
+    "shift": (lambda v: _is_num(v) and 0 <= v <= 0.5, "a fraction of the side from 0 to 0.5 (moved by up to ±that)"),
+    "zoom": (lambda v: _is_num(v) and 0 <= v < 1, "a fraction from 0 up to (not including) 1 (zoomed by up to ±that)"),
+    "brightness": (lambda v: _is_num(v) and 0 <= v <= 1, "a fraction of the 0–255 range from 0 to 1"),
+    "contrast": (lambda v: _is_num(v) and 0 <= v <= 1, "a fraction from 0 to 1 (contrast scaled by 1 ± that)"),
+    "flip": (
+        lambda v: isinstance(v, bool),
+        "true or false (a horizontal flip; off by default because a chest film has a side)",
+    ),
+}
+
+
 def _names(v: Any) -> bool:
     return isinstance(v, list) and len(v) > 0 and all(isinstance(s, str) and s for s in v)
-
-
-def _one_of(kind: type[Enum]) -> Check:
-    return lambda v: isinstance(v, str) and v in {member.value for member in kind}
 
 
 def _views(v: Any) -> bool:

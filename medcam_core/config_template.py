@@ -39,6 +39,20 @@ cache_features = true         # run the frozen layers once per dataset instead o
 precise_bn = true             # after training, set trainable BatchNorm statistics to exact training-set averages
 strategy = "default"          # "mirrored": one job over every GPU it sees, batch_size split among them
 repeats = 1                   # seeds per job on one feature pass: their spread shows training variance
+augment_views = 4             # with an [augment] table: augmented copies of each training image cached (the
+                              # frozen layers run once per copy); 0: fresh augmentation every epoch, through
+                              # the whole model every epoch (no cache; see the README for the trade-off)
+precision = "float32"         # or "mixed_bfloat16" / "mixed_float16" (GPUs); last layer and loss stay float32
+jit_compile = "auto"          # XLA: "auto" on GPUs only (slower on CPU, see benchmarks/README.md); true | false
+
+# Augmentation (off unless this table exists); training images only, seeded. Each key's 0 leaves it out.
+# [presets.standard.augment]
+# rotation = 10               # degrees, ±
+# shift = 0.05                # fraction of the side, ±
+# zoom = 0.1                  # fraction, ±
+# brightness = 0.1            # fraction of the 0-255 range, ±
+# contrast = 0.1              # contrast scaled by 1 ± this
+# flip = false                # horizontal flip: off because a chest film has a side
 
 [presets.intensive]
 epochs = 15

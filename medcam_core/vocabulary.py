@@ -42,6 +42,18 @@ class Stage(TextEnum):
     EXTERNAL = "external"
 
 
+class Precision(TextEnum):
+    """The dtype policy a job's model computes in. The mixed ones keep variables, the final Dense and
+    the loss in float32; float16 also needs loss scaling, bfloat16 (float32's range) does not."""
+
+    FLOAT32 = "float32"
+    MIXED_FLOAT16 = "mixed_float16"
+    MIXED_BFLOAT16 = "mixed_bfloat16"
+
+
+AUTO = "auto"  # jit_compile = "auto": XLA where a GPU is visible, not on CPU (measured slower there)
+
+
 def lower_is_better(monitor: str) -> bool:
     """As Keras' monitor callbacks decide: a loss is minimised, anything else (AUC, accuracy) maximised."""
     return monitor.endswith("loss")

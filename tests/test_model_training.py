@@ -239,13 +239,13 @@ def test_a_torn_training_backup_is_dropped_only_when_no_copy_is_readable(tmp_pat
 def test_the_best_checkpoint_is_renamed_into_place_whole(tmp_path: Path) -> None:
     """Keras writes the staging file; only a complete one is renamed over the checkpoint, so a kill
     during the write cannot leave a torn .h5 in a job folder (the soak caught one before)."""
-    from medcam_core.train.callbacks import FullModelCheckpoint
+    from medcam_core.train.fit import write_checkpoint
 
     model = _tiny_model()
     final, staging = tmp_path / "models" / "best.weights.h5", tmp_path / ".backup" / "staging.weights.h5"
     final.parent.mkdir()
-    checkpoint = FullModelCheckpoint(model, final, staging, monitor="loss", save_best_only=True, save_weights_only=True)
-    model.fit(_data(), epochs=2, verbose=0, callbacks=[checkpoint])
+    model.fit(_data(), epochs=2, verbose=0)
+    write_checkpoint(model, final, staging)
     assert final.is_file() and not staging.exists()
     inputs = keras.Input((4,))
     copy = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))  # no optimizer to restore

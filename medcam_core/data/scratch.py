@@ -22,12 +22,12 @@ class RecordFile:
     def __init__(self, count: int, record_shape: tuple[int, ...], dtype: str, scratch: Path | None = None) -> None:
         self.dtype = np.dtype(dtype)
         self.shape = (count, *record_shape)
-        self._bytes = int(np.prod(record_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.record_bytes = int(np.prod(record_shape, dtype=np.int64)) * self.dtype.itemsize
         if scratch is not None:
             scratch.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="medcam-", suffix=".records", dir=scratch)
         os.unlink(name)
-        os.ftruncate(fd, count * self._bytes)
+        os.ftruncate(fd, count * self.record_bytes)
         self._fd = fd
         self._closer = weakref.finalize(self, os.close, fd)
 
@@ -38,7 +38,7 @@ class RecordFile:
         data = np.ascontiguousarray(block, dtype=self.dtype)
         if data.shape[1:] != self.shape[1:] or start + len(data) > len(self):
             raise ValueError(f"block {data.shape} at {start} does not fit records {self.shape}")
-        os.pwrite(self._fd, data.tobytes(), start * self._bytes)
+        os.pwrite(self._fd, data.tobytes(), start * self.record_bytes)
 
     def __getitem__(self, index: np.ndarray | list[int]) -> np.ndarray:
         """Records at `index`, in that order; consecutive runs are read with one call each."""
@@ -52,11 +52,11 @@ class RecordFile:
             end = start + 1
             while end < len(index) and index[end] == index[end - 1] + 1:
                 end += 1
-            size = (end - start) * self._bytes
-            chunk = os.pread(self._fd, size, int(index[start]) * self._bytes)
+            size = (end - start) * self.record_bytes
+            chunk = os.pread(self._fd, size, int(index[start]) * self.record_bytes)
             if len(chunk) != size:
                 raise OSError(f"short read from the scratch records ({len(chunk)} of {size} bytes)")
-            flat[start:end] = np.frombuffer(chunk, np.uint8).reshape(end - start, self._bytes)
+            flat[start:end] = np.frombuffer(chunk, np.uint8).reshape(end - start, self.record_bytes)
             start = end
         return out
 

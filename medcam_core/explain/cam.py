@@ -52,11 +52,12 @@ class GradCAM:
         traced: bool = True,
         start: str | None = None,
         positive_index: int = 1,
+        jit_compile: bool = False,
     ) -> None:
         """`start` names a layer whose output the maps are computed from instead of the images: the
         frozen-feature boundary, so cached features stand in for a forward pass of the frozen part.
         `positive_index` is the positive class's output of a Dense(2, softmax) head (for a sigmoid head,
-        0 makes class 0 the positive one)."""
+        0 makes class 0 the positive one). `jit_compile` traces it with XLA."""
         usable = feature_layers(model)
         if not usable:
             raise GradCAMError("the model has no layer with a 4-D output to explain")
@@ -77,13 +78,16 @@ class GradCAM:
         # traced once for throughput (any batch size: the signature leaves it free, so a last partial
         # batch does not retrace); eager skips the trace, cheaper for a handful of tiny images
         signature = [tf.TensorSpec((None, *entry.shape[1:]), tf.float32)]
-        self._signed = tf.function(self._signed_maps, input_signature=signature) if traced else self._signed_maps
+        traced_maps = tf.function(self._signed_maps, input_signature=signature, jit_compile=jit_compile)
+        self._signed = traced_maps if traced else self._signed_maps
 
     def _signed_maps(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             fmap, pre = self._tap(x, training=False)
             logit = self.head.logit(pre)
-        grads = tape.gradient(logit, fmap)
+        # a mixed-precision model's maps and gradients are 16-bit: averaged and summed in float32
+        grads = tf.cast(tape.gradient(logit, fmap), tf.float32)
+        fmap = tf.cast(fmap, tf.float32)
         weights = tf.reduce_mean(grads, axis=(1, 2))
         signed = tf.reduce_sum(fmap * weights[:, tf.newaxis, tf.newaxis, :], axis=-1)
         return signed, tf.sigmoid(logit)

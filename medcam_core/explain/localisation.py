@@ -60,17 +60,22 @@ def localisation(results: list[Explained], mask_for: MaskLookup) -> Localisation
     }
 
 
-def randomisation_check(
-    model: Any, layer: str, items: list[Item], size: int, maps: np.ndarray, traced: bool = True
-) -> float | None:
-    """Mean Spearman rank correlation between the trained model's maps and a re-initialised model's."""
+def randomised_cam(model: Any, layer: str, seed: int, traced: bool = True) -> GradCAM:
+    """Grad-CAM of `model`'s architecture with every weight re-initialised (seeded). It depends on the
+    architecture alone, not on the trained weights, so one serves every job of that architecture."""
     import keras
+
+    keras.utils.set_random_seed(seed)
+    return GradCAM(keras.models.clone_model(model), layer, traced=traced)
+
+
+def randomisation_check(random_cam: GradCAM, items: list[Item], size: int, maps: np.ndarray) -> float | None:
+    """Mean Spearman rank correlation between the trained model's maps and the re-initialised model's."""
     from scipy.stats import spearmanr
 
     if not items:
         return None
-    random_model = keras.models.clone_model(model)
-    random_maps = GradCAM(random_model, layer, traced=traced)(model_inputs(items, size), target="positive").maps
+    random_maps = random_cam(model_inputs(items, size), target="positive").maps
     rhos = []
     for a, b in zip(maps, random_maps, strict=True):
         if a.std() > 0 and b.std() > 0:

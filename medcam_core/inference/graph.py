@@ -57,9 +57,11 @@ class Head:
         return column
 
     def logit(self, pre: Any) -> Any:
-        z = pre if self.dense is None else keras.ops.matmul(pre, self.dense.kernel)
+        """In float32 whatever the model computes in, as a float32 last layer casts its input."""
+        pre = keras.ops.cast(pre, "float32")
+        z = pre if self.dense is None else keras.ops.matmul(pre, keras.ops.cast(self.dense.kernel, "float32"))
         if self.dense is not None and self.dense.bias is not None:
-            z = z + self.dense.bias
+            z = z + keras.ops.cast(self.dense.bias, "float32")
         return keras.ops.reshape(keras.ops.matmul(z, self.contrast), (-1,))
 
     def probability(self, outputs: np.ndarray) -> np.ndarray:

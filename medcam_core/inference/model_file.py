@@ -11,6 +11,7 @@ uncompiled (a training config may name custom losses, and predicting needs none 
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from collections.abc import Iterator
 from functools import cache
@@ -20,6 +21,7 @@ from typing import Any
 from medcam_core.errors import ModelFileError
 
 KERAS_SUFFIXES = (".keras",)
+ARCHIVE_WEIGHTS = "model.weights.h5"  # the weights member of a `.keras` archive
 H5_SUFFIXES = (".h5", ".hdf5")
 MODEL_SUFFIXES = KERAS_SUFFIXES + H5_SUFFIXES
 CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__")  # Python code, never run
@@ -79,6 +81,13 @@ def read_keras_config(path: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: config.json does not describe a model")
     config.pop("compile_config", None)
     return config
+
+
+def extract_weights(archive: Path, target: Path) -> None:
+    """The weights file of a `.keras` archive, copied out of it: the bytes `save_weights` would write
+    (the archive holds a weights file of the same format), without a second ~1 s walk over the layers."""
+    with zipfile.ZipFile(archive) as zipped, zipped.open(ARCHIVE_WEIGHTS) as member, open(target, "wb") as out:
+        shutil.copyfileobj(member, out)
 
 
 def read_h5_config(path: Path) -> dict[str, Any]:

@@ -58,7 +58,12 @@ def build(ctx: JobContext) -> None:
     t0 = time.perf_counter()
     weights = resolve_weights(preset.weights)
     built = ctx.built = build_model(preset, weights)
-    split, why = split_frozen(built.model) if preset.cache_features else (None, "cache_features = false")
+    if not preset.cache_features:
+        split, why = None, "cache_features = false"
+    elif preset.augment.active and preset.augment_views == 0:
+        split, why = None, "augment_views = 0: every epoch augments the images afresh"
+    else:
+        split, why = split_frozen(built.model)
     ctx.split = split
     total = len(built.model.layers)
     if weights is None and built.trainable_layers < total / 2 and preset.name not in env.warned:
@@ -91,9 +96,12 @@ def build(ctx: JobContext) -> None:
 def _features(ctx: JobContext) -> None:
     """One pass of the frozen part over every image, shared with the next job of the same dataset."""
     from medcam_core.train.fit import compute_features
+    from medcam_core.train.precision import xla
 
     job, env, cache, p = ctx.job, ctx.env, ctx.env.cache, ctx.job.preset
+    augment, views = (p.augment, p.augment_views) if p.augment.active else (None, 1)
     key = (job.dataset.name, p.image_size, p.seed, p.weights, p.trainable_layers, ctx.split.boundary)
+    key += (p.precision, augment, views)
     if cache.features is not None and cache.features.key == key:
         env.emit(Notice("info", f"re-using frozen features of {job.dataset.name} from the previous job", job.id))
         ctx.features = cache.features
@@ -109,10 +117,25 @@ def _features(ctx: JobContext) -> None:
         lambda: env.control.stop_requested(job.id) is not None,
         p.run_eagerly,
         env.scratch,
+        augment,
+        views,
+        p.seed,
+        xla(p.jit_compile),
     )
     if features is None:
         raise JobStop(*env.control.stop_requested(job.id))
     ctx.features = cache.features = features
+    if augment is not None:
+        train = features.by_split["train"]
+        size = f"{train.shape[0] * train.record_bytes / 1e6:,.0f} MB"
+        env.emit(
+            Notice(
+                "info",
+                f"{views} augmented views of each of {len(ctx.data.splits['train'])} training images cached "
+                f"({size} of frozen features in {env.scratch}); each epoch draws one view per image",
+                job.id,
+            )
+        )
 
 
 def _train_one(ctx: JobContext, model: Any, split: Any, preset: Preset, work: JobFolder) -> Any:
@@ -194,6 +217,7 @@ def save(ctx: JobContext) -> None:
     split's ROC, precision–recall and reliability pictures, README."""
     import keras
 
+    from medcam_core.inference.model_file import extract_weights
     from medcam_core.outputs.pictures import write_pictures
 
     job, work, data = ctx.job, ctx.work, ctx.data
@@ -202,7 +226,7 @@ def save(ctx: JobContext) -> None:
     model = ctx.built.model
     model.save(work.model_file)
     model.save(work.h5_model_file)
-    model.save_weights(work.weights_file)
+    extract_weights(work.model_file, work.weights_file)
     write_json_atomic(
         work.config_file,
         {

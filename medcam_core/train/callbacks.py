@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import keras
 
@@ -117,26 +115,3 @@ class EventCallback(keras.callbacks.Callback):
                 time.perf_counter() - self._epoch_start,
             )
         )
-
-
-class FullModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that always saves the full model, even while a cached head model trains, and
-    never leaves a torn file: Keras writes `staging`, which is then renamed over `filepath`.
-
-    The head shares its layers with the full model, so the full model's weights are current. The
-    soak found a kill -9 during the checkpoint's write committing a torn .h5 into a job folder.
-    """
-
-    def __init__(self, full_model: keras.Model, filepath: Path, staging: Path, **kwargs: object) -> None:
-        super().__init__(str(staging), **kwargs)
-        self._full_model = full_model
-        self._final, self._staging = filepath, staging
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        if self._staging.is_file():
-            self._staging.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._staging, self._final)
-
-    def set_model(self, model: keras.Model) -> None:
-        super().set_model(self._full_model)

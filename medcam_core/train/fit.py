@@ -7,6 +7,7 @@ model holding the trained (best) weights; only what each epoch recomputes differ
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,16 +18,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from medcam_core.config import Preset
+from medcam_core.config import Augment, Preset
 from medcam_core.data.load import LoadedDataset
 from medcam_core.data.scratch import RecordFile
 from medcam_core.errors import TrainingDiverged
 from medcam_core.events import Event, Notice
 from medcam_core.jobqueue.control import QueueControl
 from medcam_core.outputs.job_folder import JobFolder
-from medcam_core.train.callbacks import EventCallback, FullModelCheckpoint, StopRequested
+from medcam_core.train.augment import augmenter, view_seed
+from medcam_core.train.callbacks import EventCallback, StopRequested
 from medcam_core.train.input_pipeline import even_batch, image_batches, tensor_batches
 from medcam_core.train.model import FrozenSplit, compile_model
+from medcam_core.train.precision import xla
 from medcam_core.train.strategy import replicas
 from medcam_core.vocabulary import better, lower_is_better
 
@@ -37,6 +40,7 @@ class Features:
 
     key: tuple
     by_split: dict[str, RecordFile]
+    views: int = 1  # versions of each training image: >1 when augmented views were cached
 
 
 BACKUP_WEIGHTS = ("latest.weights.h5", "latest.weights.h5.bkp")  # Keras BackupAndRestore's files
@@ -80,33 +84,44 @@ def compute_features(
     should_stop: Callable[[], bool],
     eager: bool = False,
     scratch: Path | None = None,
+    augment: Augment | None = None,
+    views: int = 1,
+    seed: int = 0,
+    jit: bool = False,
 ) -> Features | None:
     """One forward pass of the frozen part over every image; None when a stop was requested.
 
-    Traced once (a graph lets TensorFlow fuse conv/BN/ReLU); `eager` skips the tracing, which only
-    pays off for a handful of tiny batches. Each batch's output goes straight to scratch records.
+    With `augment`, the training split is passed `views` times, each through its own augmentation
+    (seeded from `seed` and the view), and the records hold every view (an epoch then draws one per
+    image); validation and test images are passed once, unchanged. Traced once (a graph lets
+    TensorFlow fuse conv/BN/ReLU); `eager` skips the tracing, which only pays off for a handful of
+    tiny batches. Each batch's output goes straight to scratch records.
     """
 
     def forward(x: tf.Tensor) -> tf.Tensor:
         return split.frozen(x, training=False)
 
     signature = [tf.TensorSpec((None, *split.frozen.input_shape[1:]), tf.float32)]  # partial batches: no retrace
-    run = forward if eager else tf.function(forward, input_signature=signature)
-    total = sum(len(s) for s in data.splits.values())
+    run = forward if eager else tf.function(forward, input_signature=signature, jit_compile=jit)
+    train_views = views if augment is not None else 1
+    total = sum(len(s) for s in data.splits.values()) + (train_views - 1) * len(data.splits["train"])
     done = 0
     shape = tuple(int(d) for d in split.frozen.output_shape[1:])
     out: dict[str, RecordFile] = {}
     for name, s in data.splits.items():
-        out[name] = records = RecordFile(len(s), shape, "float32", scratch)
-        start = 0
-        for images in image_batches(s.images, None, batch_size, shuffle=False, seed=0):
-            if should_stop():
-                return None
-            records.write(start, run(images).numpy())
-            start += int(images.shape[0])
-            done += int(images.shape[0])
-            progress(done, total)
-    return Features(key, out)
+        copies = train_views if name == "train" else 1
+        out[name] = records = RecordFile(copies * len(s), shape, "float32", scratch)
+        for view in range(copies):
+            layers = augmenter(augment, view_seed(seed, view)) if augment is not None and name == "train" else None
+            start = view * len(s)
+            for images in image_batches(s.images, None, batch_size, shuffle=False, seed=0, augment=layers):
+                if should_stop():
+                    return None
+                records.write(start, run(images).numpy())
+                start += int(images.shape[0])
+                done += int(images.shape[0])
+                progress(done, total)
+    return Features(key, out, train_views)
 
 
 def fit(
@@ -129,13 +144,14 @@ def fit(
     size, seed, devices = preset.batch_size, preset.seed, replicas()
     if features is not None and split is not None:
         fit_model = split.head
-        train_ds = tensor_batches(features.by_split["train"], train.labels, size, True, seed, devices)
+        train_ds = tensor_batches(features.by_split["train"], train.labels, size, True, seed, devices, features.views)
         val_ds = tensor_batches(features.by_split["val"], val.labels, size, False, seed, devices)
     else:
         fit_model = model
-        train_ds = image_batches(train.images, train.labels, size, True, seed, devices)
+        live = augmenter(preset.augment, seed) if preset.augment.active else None
+        train_ds = image_batches(train.images, train.labels, size, True, seed, devices, live)
         val_ds = image_batches(val.images, val.labels, size, False, seed, devices)
-    compile_model(fit_model, preset.learning_rate, preset.run_eagerly)
+    compile_model(fit_model, preset.learning_rate, preset.run_eagerly, preset.precision, xla(preset.jit_compile))
     damaged = drop_unreadable_backup(work.backup_dir)
     if damaged:
         emit(Notice("warning", f"{job_id}: {damaged}", job_id))
@@ -158,15 +174,6 @@ def fit(
             patience=preset.reduce_lr_patience,
             min_lr=preset.min_lr,
         ),
-        FullModelCheckpoint(
-            model,
-            work.checkpoint_file,
-            work.staged_checkpoint_file,
-            monitor=preset.monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-        ),
         keras.callbacks.CSVLogger(str(work.history_csv_file), append=True),
         events,
     ]
@@ -187,10 +194,23 @@ def fit(
     if any(not math.isfinite(float(v)) for v in losses):
         raise TrainingDiverged(f"the training loss became NaN/inf at epoch {len(losses)}")
     best = _best_epoch(logs.get(preset.monitor, []), preset.monitor)
+    write_checkpoint(model, work.checkpoint_file, work.staged_checkpoint_file)
     if preset.precise_bn:
         inputs = train_ds.map(lambda x, y: x)
         recalibrate_batchnorm(fit_model, inputs)
     return FitResult(logs, best, len(losses), None)
+
+
+def write_checkpoint(model: keras.Model, final: Path, staging: Path) -> None:
+    """The full model's weights at the best epoch (EarlyStopping has just restored them), written once.
+
+    Once, not at every improved epoch as ModelCheckpoint would: each write walks DenseNet's ~600
+    layers (~1 s) and nothing reads it back mid-training (a resumed job restores Keras' backup).
+    Written to `staging`, then renamed over `final`: a kill mid-write leaves no torn file.
+    """
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(staging)
+    os.replace(staging, final)
 
 
 def recalibrate_batchnorm(model: keras.Model, inputs: tf.data.Dataset) -> int:

@@ -26,11 +26,17 @@ class Indexable(Protocol):
     def __getitem__(self, index: Any) -> np.ndarray: ...
 
 
-def to_model_input(gray_uint8: tf.Tensor) -> tf.Tensor:
-    """uint8 (…, H, W) gray → float32 (…, H, W, 3) with DenseNet's ImageNet mean/std."""
-    x = tf.cast(gray_uint8, tf.float32)[..., tf.newaxis]
+def to_model_input(gray: tf.Tensor) -> tf.Tensor:
+    """Gray (…, H, W) in 0–255, uint8 or float → float32 (…, H, W, 3) with DenseNet's ImageNet mean/std."""
+    x = tf.cast(gray, tf.float32)[..., tf.newaxis]
     x = tf.repeat(x, 3, axis=-1)
     return keras.applications.densenet.preprocess_input(x)
+
+
+def augmented(gray_uint8: tf.Tensor, augment: keras.Layer) -> tf.Tensor:
+    """A batch of gray images through the augmentation layers: float (N, H, W) in 0–255 again."""
+    x = tf.cast(gray_uint8, tf.float32)[..., tf.newaxis]
+    return tf.clip_by_value(augment(x, training=True), 0.0, 255.0)[..., 0]
 
 
 def even_batch(batch_size: int, replicas: int) -> int:
@@ -39,9 +45,19 @@ def even_batch(batch_size: int, replicas: int) -> int:
 
 
 def batches(
-    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
+    values: Indexable,
+    labels: np.ndarray | None,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    replicas: int = 1,
+    views: int = 1,
 ) -> tf.data.Dataset:
     """Batches read from `values` (and `labels`), reshuffled each epoch when `shuffle`.
+
+    `views` > 1: `values` holds that many versions of every image one after another (cached
+    augmented views: record v·n + i is view v of image i); each epoch draws one of them per image,
+    afresh every epoch, from a seeded stream.
 
     Indices are shuffled and batched in tf.data; each batch is then read by index in a parallel
     map, so reads overlap with each other and with training.
@@ -53,14 +69,20 @@ def batches(
     epoch (others each time); an unshuffled one ends on a batch of replicas + that remainder, so
     every image is scored.
     """
-    n = len(values)
+    n = len(values) // views
     size, spare = even_batch(batch_size, replicas), n % replicas
     if 0 < n < replicas or (spare and not shuffle and n < 2 * replicas):
         raise ValueError(f"a split of {n} images cannot be shared evenly among {replicas} devices")
     y = None if labels is None else np.asarray(labels, dtype=np.float32)
     x_dtype, x_shape = tf.as_dtype(values.dtype), (None, *values.shape[1:])
     ds = tf.data.Dataset.range(n)
-    if shuffle:
+    if views > 1:
+        if not shuffle:
+            raise ValueError("cached views are drawn for training only, which is shuffled")
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds.shuffle(n, seed=seed, reshuffle_each_iteration=True), draws)
+        ds = ds.map(lambda i, r: i + n * tf.math.floormod(r, views)).take(n - spare).batch(size)
+    elif shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).take(n - spare).batch(size)
     elif spare:
         cut = n - replicas - spare
@@ -72,16 +94,28 @@ def batches(
         if y is None:
             x = tf.numpy_function(lambda i: values[i], [index], x_dtype, stateful=False)
             return tf.ensure_shape(x, x_shape)
-        x, batch_y = tf.numpy_function(lambda i: (values[i], y[i]), [index], (x_dtype, tf.float32), stateful=False)
+        x, batch_y = tf.numpy_function(lambda i: (values[i], y[i % n]), [index], (x_dtype, tf.float32), stateful=False)
         return tf.ensure_shape(x, x_shape), tf.ensure_shape(batch_y, (None,))
 
     return ds.map(read, num_parallel_calls=AUTOTUNE)
 
 
 def image_batches(
-    images: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
+    images: Indexable,
+    labels: np.ndarray | None,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    replicas: int = 1,
+    augment: keras.Layer | None = None,
 ) -> tf.data.Dataset:
+    """Model inputs; with `augment`, each batch goes through it first, one batch after another (not in
+    parallel), so the layers' seeded draws fall on the same images every time."""
     ds = batches(images, labels, batch_size, shuffle, seed, replicas)
+    if augment is not None and labels is None:
+        ds = ds.map(lambda x: augmented(x, augment))
+    elif augment is not None:
+        ds = ds.map(lambda x, y: (augmented(x, augment), y))
     if labels is None:
         ds = ds.map(to_model_input, num_parallel_calls=AUTOTUNE)
     else:
@@ -90,6 +124,12 @@ def image_batches(
 
 
 def tensor_batches(
-    values: Indexable, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int, replicas: int = 1
+    values: Indexable,
+    labels: np.ndarray | None,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    replicas: int = 1,
+    views: int = 1,
 ) -> tf.data.Dataset:
-    return batches(values, labels, batch_size, shuffle, seed, replicas).prefetch(AUTOTUNE)
+    return batches(values, labels, batch_size, shuffle, seed, replicas, views).prefetch(AUTOTUNE)

@@ -16,6 +16,8 @@ import keras
 from medcam_core.config import Preset
 from medcam_core.errors import WeightsUnavailableError
 from medcam_core.inference.model_file import open_model
+from medcam_core.train.precision import dtype_policy, optimizer
+from medcam_core.vocabulary import Precision
 
 NOTOP_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
 NOTOP_URL = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/" + NOTOP_FILE
@@ -74,16 +76,18 @@ class BuiltModel:
 
 
 def build_model(preset: Preset, weights_path: str | None) -> BuiltModel:
-    """Flat DenseNet121 → GAP → Dense → Dropout → Dense(1, sigmoid), seeded, last layers trainable."""
+    """Flat DenseNet121 → GAP → Dense → Dropout → Dense(1, sigmoid), seeded, last layers trainable,
+    computing in the preset's precision except the last Dense, whose output and loss stay float32."""
     keras.utils.set_random_seed(preset.seed)
     size = preset.image_size
-    inputs = keras.Input((size, size, 3), name="image")
-    base = keras.applications.DenseNet121(include_top=False, weights=weights_path, input_tensor=inputs)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(base.output)
-    x = keras.layers.Dense(preset.dense_units, activation="relu", name="head_dense")(x)
-    x = keras.layers.Dropout(preset.dropout, name="head_dropout")(x)
-    out = keras.layers.Dense(1, activation="sigmoid", name=PREDICTION_LAYER)(x)
-    model = keras.Model(inputs, out, name="densenet121_binary")
+    with dtype_policy(preset.precision):
+        inputs = keras.Input((size, size, 3), name="image")
+        base = keras.applications.DenseNet121(include_top=False, weights=weights_path, input_tensor=inputs)
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(base.output)
+        x = keras.layers.Dense(preset.dense_units, activation="relu", name="head_dense")(x)
+        x = keras.layers.Dropout(preset.dropout, name="head_dropout")(x)
+        out = keras.layers.Dense(1, activation="sigmoid", name=PREDICTION_LAYER, dtype="float32")(x)
+        model = keras.Model(inputs, out, name="densenet121_binary")
     first = apply_trainable(model, preset.trainable_layers)
     for layer in model.layers:
         if layer.trainable and isinstance(layer, keras.layers.BatchNormalization):
@@ -115,9 +119,15 @@ def apply_trainable(model: keras.Model, spec: int | str) -> str:
     return layers[start].name if start < len(layers) else ""
 
 
-def compile_model(model: keras.Model, learning_rate: float, run_eagerly: bool = False) -> None:
+def compile_model(
+    model: keras.Model,
+    learning_rate: float,
+    run_eagerly: bool = False,
+    precision: Precision = Precision.FLOAT32,
+    jit_compile: bool = False,
+) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizer(learning_rate, precision),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[
             keras.metrics.BinaryAccuracy(name="accuracy"),
@@ -126,6 +136,7 @@ def compile_model(model: keras.Model, learning_rate: float, run_eagerly: bool = 
             keras.metrics.AUC(name="auc"),
         ],
         run_eagerly=run_eagerly,
+        jit_compile=jit_compile and not run_eagerly,
     )
 
 
