@@ -10,7 +10,7 @@ import platform
 import sys
 from pathlib import Path
 
-NAMES = ["training", "queue", "monitoring", "input_pipeline", "memory", "gradcam", "tui"]
+NAMES = ["training", "augment", "queue", "monitoring", "input_pipeline", "memory", "gradcam", "gpu", "tui"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,34 @@ class Result:
         return f"{self.name:<28} ratio {self.ratio:8.3f}{self.unit}  goal {sign} {self.goal:g}  {verdict}  ({extras})"
 
 
+class StageClock:
+    """An event sink that sums each stage's wall time over every job (from the stage_started events)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._marks: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "stage_started":
+            self._close(event.job_id, event.time)
+            self._marks[event.job_id] = (str(event.stage), event.time)
+        elif event.kind in ("job_finished", "job_failed"):
+            self._close(event.job_id, event.time)
+
+    def _close(self, job_id: str, now: float) -> None:
+        if job_id in self._marks:
+            stage, since = self._marks.pop(job_id)
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+
+    def details(self) -> dict[str, float]:
+        return {f"stage_{k}_s": round(v, 1) for k, v in sorted(self.seconds.items())}
+
+
+def stage_details(**by_run: dict[str, float]) -> dict[str, float]:
+    """{run}_{stage}_s for each run's stage seconds, side by side in one details dict."""
+    return {f"{run}_{k}_s": round(v, 1) for run, stages in by_run.items() for k, v in stages.items()}
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
