@@ -82,7 +82,7 @@ class Preset:
     strategy: str = "default"
     repeats: int = 1  # heads trained with seeds seed … seed+repeats−1 on one feature pass
     augment: Augment = field(default_factory=Augment)
-    augment_views: int = 4  # with augment and cached features: augmented copies of each training image
+    augment_views: int = 2  # with augment and a cache: copies of each training image (chosen by `benchmarks augment`)
     precision: Precision = Precision.FLOAT32
     jit_compile: bool | str = AUTO  # XLA: true, false, or "auto" (on where a GPU is visible)
 

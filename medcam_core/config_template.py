@@ -39,7 +39,7 @@ cache_features = true         # run the frozen layers once per dataset instead o
 precise_bn = true             # after training, set trainable BatchNorm statistics to exact training-set averages
 strategy = "default"          # "mirrored": one job over every GPU it sees, batch_size split among them
 repeats = 1                   # seeds per job on one feature pass: their spread shows training variance
-augment_views = 4             # with an [augment] table: augmented copies of each training image cached (the
+augment_views = 2             # with an [augment] table: augmented copies of each training image cached (the
                               # frozen layers run once per copy); 0: fresh augmentation every epoch, through
                               # the whole model every epoch (no cache; see the README for the trade-off)
 precision = "float32"         # or "mixed_bfloat16" / "mixed_float16" (GPUs); last layer and loss stay float32

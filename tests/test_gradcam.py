@@ -183,3 +183,19 @@ def test_annotated_boxes_are_scaled_with_the_image_and_score_like_the_same_masks
     inside = [f[boxed.mask_for(r.item.path)].sum() / f.sum() for f, r in zip(full, results, strict=True)]
     assert from_boxes["energy_in_mask"] == pytest.approx(np.mean(inside)) and np.mean(inside) > 0.85
     assert boxed.mask_for(tmp_path / "unannotated.png") is None
+
+
+def test_the_randomised_model_depends_on_the_architecture_not_the_trained_weights() -> None:
+    """Why one re-initialised model serves every job of an architecture: two models that differ only in
+    their trained weights give the same randomised maps, which differ from the trained model's."""
+    from medcam_core.explain.localisation import randomised_cam
+
+    trained, other = bright_blob_model(), bright_blob_model()
+    other.get_layer("prediction").set_weights([np.array([[-3.0], [2.0]], np.float32), np.array([0.5], np.float32)])
+    images = np.stack([blob_image(2, 3), blob_image(9, 11), blob_image(14, 1)])
+    a = randomised_cam(trained, "feat", seed=7)(images, target="positive")
+    b = randomised_cam(other, "feat", seed=7)(images, target="positive")
+    assert np.array_equal(a.maps, b.maps) and np.array_equal(a.probabilities, b.probabilities)
+    c = randomised_cam(trained, "feat", seed=8)(images, target="positive")
+    assert not np.allclose(a.probabilities, c.probabilities)
+    assert not np.allclose(a.probabilities, GradCAM(trained, "feat")(images, target="positive").probabilities)

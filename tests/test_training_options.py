@@ -198,11 +198,11 @@ def test_bad_keys_name_file_key_and_expectation(tmp_path: Path, table: str, key:
 
 
 def test_a_table_turns_augmentation_on_with_its_values() -> None:
-    table = {"augment": {"rotation": 10, "flip": True}, "augment_views": 2, "precision": "mixed_bfloat16"}
+    table = {"augment": {"rotation": 10, "flip": True}, "augment_views": 3, "precision": "mixed_bfloat16"}
     dataset = {"name": "a", "path": "data", "positive": ["yes"]}
     config = parse_config({"presets": {"aug": table}, "datasets": [dataset]})
     preset = config.presets["aug"]
-    assert preset.augment == Augment(rotation=10, flip=True) and preset.augment.active and preset.augment_views == 2
+    assert preset.augment == Augment(rotation=10, flip=True) and preset.augment.active and preset.augment_views == 3
     assert preset.precision == "mixed_bfloat16" and preset.jit_compile == "auto"
     assert not config.presets["standard"].augment.active  # off unless asked for
 

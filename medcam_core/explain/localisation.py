@@ -60,13 +60,14 @@ def localisation(results: list[Explained], mask_for: MaskLookup) -> Localisation
     }
 
 
-def randomised_cam(model: Any, layer: str, seed: int, traced: bool = True) -> GradCAM:
+def randomised_cam(model: Any, layer: str, seed: int) -> GradCAM:
     """Grad-CAM of `model`'s architecture with every weight re-initialised (seeded). It depends on the
-    architecture alone, not on the trained weights, so one serves every job of that architecture."""
+    architecture alone, not on the trained weights, so one serves every job of that architecture.
+    Eager: for the check's few images that is cheaper than tracing the whole model's gradient."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    return GradCAM(keras.models.clone_model(model), layer, traced=traced)
+    return GradCAM(keras.models.clone_model(model), layer, traced=False)
 
 
 def randomisation_check(random_cam: GradCAM, items: list[Item], size: int, maps: np.ndarray) -> float | None:

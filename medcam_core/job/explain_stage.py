@@ -20,17 +20,17 @@ if TYPE_CHECKING:
     from medcam_core.explain.cam import GradCAM
 
 
-def _randomised(ctx: JobContext, layer: str, traced: bool) -> GradCAM:
-    """The sanity check's re-initialised model, built and traced once per architecture and kept for
-    the queue's next jobs (~10 s each at 224 px); a mirrored job's model belongs to its own strategy."""
+def _randomised(ctx: JobContext, layer: str) -> GradCAM:
+    """The sanity check's re-initialised model, cloned once per architecture and kept for the
+    queue's next jobs; a mirrored job's model belongs to its own strategy."""
     from medcam_core.explain.localisation import randomised_cam
 
     model, preset, env = ctx.built.model, ctx.job.preset, ctx.env
-    key = (preset.image_size, preset.precision, model.count_params(), layer, traced, preset.seed)
     if preset.strategy != "default":
-        return randomised_cam(model, layer, preset.seed, traced)
+        return randomised_cam(model, layer, preset.seed)
+    key = (preset.image_size, preset.precision, model.count_params(), layer, preset.seed)
     if env.randomised is None or env.randomised[0] != key:
-        env.randomised = (key, randomised_cam(model, layer, preset.seed, traced))
+        env.randomised = (key, randomised_cam(model, layer, preset.seed))
     return env.randomised[1]
 
 
@@ -80,7 +80,7 @@ def explain_job(ctx: JobContext) -> GradcamSummary:
         out["note"] = f"measured against {truth.source}; chance level of the pointing game = mask_area_share"
         sample = default_results[:8]
         out["randomised_weights_rank_correlation"] = randomisation_check(
-            _randomised(ctx, default, traced), [r.item for r in sample], size, np.stack([r.cam for r in sample])
+            _randomised(ctx, default), [r.item for r in sample], size, np.stack([r.cam for r in sample])
         )
     index = {test[i]["path"]: i for i in present}
     examples = [index[str(item.path)] for item in pick_examples([test[i] for i in present], threshold)]
