@@ -25,8 +25,8 @@ def dtype_policy(precision: Precision) -> Iterator[None]:
 
 
 def xla(setting: bool | str) -> bool:
-    """`jit_compile` resolved: "auto" means XLA where a GPU is visible and not on CPU, where the
-    feature pass ran 0.90× (float32) and 0.70× (mixed_bfloat16) as fast with it (`benchmarks gpu`)."""
+    """`jit_compile` resolved: "auto" means XLA where a GPU is visible and not on CPU, where a forward
+    pass ran 0.90× (float32) and 0.70× (mixed_bfloat16) as fast with it (README: precision and XLA)."""
     if setting == AUTO:
         import tensorflow as tf
 
