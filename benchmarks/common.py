@@ -61,6 +61,52 @@ class StageClock:
         return {f"stage_{k}_s": round(v, 1) for k, v in sorted(self.seconds.items())}
 
 
+@dataclass
+class JobRun:
+    """One benchmark job through the real runner: wall time, median epoch, stage sums, its folder."""
+
+    seconds: float
+    epoch_s: float
+    stages: dict[str, float]
+    folder: Any  # medcam_core.outputs.job_folder.JobFolder
+
+
+def one_job(per_class: int, **preset_changes: Any) -> JobRun:
+    """The demo's first dataset at 224 px, trained once with the demo's standard preset changed by
+    `preset_changes` (epochs also set patience: no early stop, so compared jobs train alike)."""
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from medcam_core.config import EvaluationSpec, QueueConfig
+    from medcam_core.data.demo import demo_config
+    from medcam_core.jobqueue.runner import Runner
+    from medcam_core.outputs.job_folder import JobFolder
+
+    out = Path(tempfile.mkdtemp(prefix="medcam-bench-"))
+    demo = demo_config(out, per_class=per_class, image_size=224)
+    epochs = preset_changes.get("epochs", demo.presets["standard"].epochs)
+    preset = replace(demo.presets["standard"], image_size=224, patience=epochs, **preset_changes)
+    dataset = demo.datasets[0]
+    config = QueueConfig(
+        datasets=(dataset,),
+        presets={"standard": preset},
+        order=("standard",),
+        output=out,
+        evaluation=EvaluationSpec(bootstrap=200),
+    )
+    epoch_seconds: list[float] = []
+    clock = StageClock()
+    runner = Runner(config, [clock, lambda e: epoch_seconds.append(e.seconds) if e.kind == "epoch_ended" else None])
+    start = time.perf_counter()
+    counts = runner.run()
+    seconds = time.perf_counter() - start
+    if counts.get("done") != 1:
+        raise RuntimeError(f"the benchmark job did not finish: {counts}")
+    folder = JobFolder.committed(out, f"densenet121_{dataset.name}_standard_models")
+    return JobRun(seconds, median(epoch_seconds[1:] or epoch_seconds), clock.seconds, folder)
+
+
 def stage_details(**by_run: dict[str, float]) -> dict[str, float]:
     """{run}_{stage}_s for each run's stage seconds, side by side in one details dict."""
     return {f"{run}_{k}_s": round(v, 1) for run, stages in by_run.items() for k, v in stages.items()}

@@ -7,54 +7,17 @@ stop, so both train the same epochs); epoch times come from the events.
 
 from __future__ import annotations
 
-import tempfile
-import time
-from dataclasses import replace
-from pathlib import Path
-
-from benchmarks.common import Result, StageClock, median, stage_details
-
-
-def _job(cache: bool, per_class: int, epochs: int) -> tuple[float, float, dict[str, float]]:
-    from medcam_core.config import BUILTIN_PRESETS, EvaluationSpec, QueueConfig
-    from medcam_core.data.demo import demo_config
-    from medcam_core.jobqueue.runner import Runner
-
-    out = Path(tempfile.mkdtemp(prefix="medcam-bench-"))
-    demo = demo_config(out, per_class=per_class, image_size=224)
-    preset = replace(
-        BUILTIN_PRESETS["standard"],
-        image_size=224,
-        weights="none",
-        epochs=epochs,
-        patience=epochs,
-        cache_features=cache,
-        monitor="val_auc",
-        learning_rate=1e-3,
-        bn_momentum=0.9,
-    )
-    config = QueueConfig(
-        datasets=demo.datasets[:1],
-        presets={"standard": preset},
-        order=("standard",),
-        output=out,
-        evaluation=EvaluationSpec(bootstrap=200),
-    )
-    epoch_seconds: list[float] = []
-    clock = StageClock()
-    runner = Runner(config, [clock, lambda e: epoch_seconds.append(e.seconds) if e.kind == "epoch_ended" else None])
-    start = time.perf_counter()
-    runner.run()
-    return time.perf_counter() - start, median(epoch_seconds[1:] or epoch_seconds), clock.seconds
+from benchmarks.common import Result, one_job, stage_details
 
 
 def run(quick: bool = False) -> list[Result]:
     from medcam_core.config import BUILTIN_PRESETS
 
     per_class, epochs = (60, 3) if quick else (250, BUILTIN_PRESETS["standard"].epochs)
-    cached_job, cached_epoch, cached_stages = _job(True, per_class, epochs)
-    plain_job, plain_epoch, plain_stages = _job(False, per_class, epochs)
-    stages = stage_details(cached=cached_stages, plain=plain_stages)
+    cached = one_job(per_class, epochs=epochs, cache_features=True)
+    plain = one_job(per_class, epochs=epochs, cache_features=False)
+    cached_job, cached_epoch, plain_job, plain_epoch = cached.seconds, cached.epoch_s, plain.seconds, plain.epoch_s
+    stages = stage_details(cached=cached.stages, plain=plain.stages)
     details = {"images": 2 * per_class, "epochs": epochs, "image_size": 224}
     return [
         Result(

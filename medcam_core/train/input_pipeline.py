@@ -112,15 +112,15 @@ def image_batches(
     """Model inputs; with `augment`, each batch goes through it first, one batch after another (not in
     parallel), so the layers' seeded draws fall on the same images every time."""
     ds = batches(images, labels, batch_size, shuffle, seed, replicas)
-    if augment is not None and labels is None:
-        ds = ds.map(lambda x: augmented(x, augment))
-    elif augment is not None:
-        ds = ds.map(lambda x, y: (augmented(x, augment), y))
-    if labels is None:
-        ds = ds.map(to_model_input, num_parallel_calls=AUTOTUNE)
-    else:
-        ds = ds.map(lambda x, y: (to_model_input(x), y), num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE)
+    labelled = labels is not None
+    if augment is not None:
+        ds = _map_images(ds, lambda x: augmented(x, augment), labelled, None)
+    return _map_images(ds, to_model_input, labelled, AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _map_images(ds: tf.data.Dataset, fn: Any, labelled: bool, parallel: int | None) -> tf.data.Dataset:
+    """`fn` over each batch's images, its labels (when there are any) passed through."""
+    return ds.map((lambda x, y: (fn(x), y)) if labelled else fn, num_parallel_calls=parallel)
 
 
 def tensor_batches(
