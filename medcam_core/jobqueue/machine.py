@@ -169,7 +169,9 @@ class MachineMonitor:
         sampler = MachineSampler(self.root)  # NVML starts here, off the caller's (and the UI's) thread
         try:
             while not self._stop.wait(self.interval_s):
-                self.emit(sampler.sample())
+                sample = sampler.sample()
+                JOB_PEAKS.observe(sample.process_rss)
+                self.emit(sample)
         except Exception:
             log.exception("machine sampling stopped")
         finally:
@@ -181,13 +183,23 @@ class JobPeaks:
 
     On Linux `start` resets the process's peak resident size (VmHWM, through /proc/self/clear_refs),
     so the peak is the job's own; elsewhere it is the process's since it started (`over` says which).
+    The kernel's high-water mark misses pages taken and given back (madvise) between its updates, so
+    the peak is also at least every resident size the queue's own sampler `observe`d during the job.
     The GPU peak is TensorFlow's allocator's, per visible GPU, reset at `start` when TF is loaded.
     """
 
     def __init__(self) -> None:
         self.over = "process"
+        self._observed = 0
+        self._lock = threading.Lock()
+
+    def observe(self, rss: int) -> None:
+        with self._lock:
+            self._observed = max(self._observed, rss)
 
     def start(self) -> None:
+        with self._lock:
+            self._observed = 0
         try:
             CLEAR_REFS.write_text("5")
             self.over = "job"
@@ -202,8 +214,11 @@ class JobPeaks:
         tf = sys.modules.get("tensorflow")
         gpus = _gpus(tf) if tf is not None else []
         peaks = [_ask(lambda d=d: int(tf.config.experimental.get_memory_info(d)["peak"])) for d in gpus]
+        kernel = peak_rss() if self.over == "job" else lifetime_peak_rss()
+        with self._lock:
+            process_bytes = max(kernel, self._observed)
         return PeakMemory(
-            process_bytes=peak_rss() if self.over == "job" else lifetime_peak_rss(),
+            process_bytes=process_bytes,
             over=self.over,
             gpu_bytes=[p for p in peaks if p is not None] or None,
         )
