@@ -106,7 +106,8 @@ def test_export_of_a_16_bit_image_at_original_resolution(blob_model, tmp_path: P
 
 def test_localisation_figures_from_masks(blob_model, tmp_path: Path) -> None:
     items = []
-    for i, (row, col) in enumerate(((2, 2), (20, 20))):
+    corners = ((2, 2), (20, 20), (27, 27))  # the last touches the bottom-right edge
+    for i, (row, col) in enumerate(corners):
         image = (blob_image(row, col)[..., 0] * 255).astype(np.uint8)
         Image.fromarray(image).save(tmp_path / f"p{i}.png")
         mask = np.zeros((SIZE, SIZE), np.uint8)
@@ -117,8 +118,16 @@ def test_localisation_figures_from_masks(blob_model, tmp_path: Path) -> None:
     truth = GroundTruth()
     assert truth.source == Annotation.SYNTHETIC
     figures = localisation(results, truth.mask_for)
-    assert figures["n"] == 2 and figures["pointing_game"] == 1.0
+    assert figures["n"] == 3 and figures["pointing_game"] == 1.0
     assert figures["energy_in_mask"] > 0.9 and figures["mask_area_share"] == pytest.approx(25 / SIZE**2)
+    # ±1/16: every pixel within SIZE // 16 = 2 pixels (Chebyshev) of the mask, by brute force
+    rows, cols = np.mgrid[:SIZE, :SIZE]
+    grown = [
+        (np.maximum(np.maximum(row - rows, rows - row - 4), np.maximum(col - cols, cols - col - 4)) <= 2).mean()
+        for row, col in corners
+    ]
+    assert grown[0] == 81 / SIZE**2 and grown[2] == 49 / SIZE**2
+    assert figures["tolerant_area_share"] == pytest.approx(np.mean(grown)) and figures["pointing_game_tolerant"] == 1.0
     # the lookup decides which images count: one that knows no mask leaves nothing to score
     only_first = localisation(results, lambda path: truth.mask_for(path) if path.name == "p0.png" else None)
     assert only_first["n"] == 1 and only_first["pointing_game"] == 1.0

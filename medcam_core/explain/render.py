@@ -77,7 +77,8 @@ def export(
         f"layer {layer} · map explains the {explains} class{blank} · research use only",
         fontsize=10,
     )
-    fig.tight_layout()
+    # a fixed layout: tight_layout measured every tick and title, ~0.2 s a panel
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.84, wspace=0.04)
     fig.savefig(files["panel"], dpi=100)
     plt.close(fig)
     result.files = files
