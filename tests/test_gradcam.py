@@ -23,11 +23,11 @@ SIZE = 32
 
 def bright_blob_model() -> keras.Model:
     """logit = 5·mean(brightness) − 1: only bright pixels raise it, every one equally."""
-    inputs = keras.Input((SIZE, SIZE, 3))
+    inputs = keras.Input((SIZE, SIZE, 3), name="image")
     feat = keras.layers.Conv2D(2, 1, activation="relu", name="feat")(inputs)
     pooled = keras.layers.GlobalAveragePooling2D(name="gap")(feat)
     out = keras.layers.Dense(1, activation="sigmoid", name="prediction")(pooled)
-    model = keras.Model(inputs, out)
+    model = keras.Model(inputs, out, name="blob")  # named as a job's model is: same names, same configuration
     kernel = np.zeros((1, 1, 3, 2), np.float32)
     kernel[..., 0] = 1 / 3
     model.get_layer("feat").set_weights([kernel, np.zeros(2, np.float32)])
@@ -202,9 +202,46 @@ def test_the_randomised_model_depends_on_the_architecture_not_the_trained_weight
     trained, other = bright_blob_model(), bright_blob_model()
     other.get_layer("prediction").set_weights([np.array([[-3.0], [2.0]], np.float32), np.array([0.5], np.float32)])
     images = np.stack([blob_image(2, 3), blob_image(9, 11), blob_image(14, 1)])
-    a = randomised_cam(trained, "feat", seed=7)(images, target="positive")
-    b = randomised_cam(other, "feat", seed=7)(images, target="positive")
+    a = randomised_cam(trained, "feat", seed=7, reuse=False)(images, target="positive")
+    b = randomised_cam(other, "feat", seed=7, reuse=False)(images, target="positive")
     assert np.array_equal(a.maps, b.maps) and np.array_equal(a.probabilities, b.probabilities)
+    # so a later model of the same configuration is given the one already made, and another seed is not
+    kept = randomised_cam(trained, "feat", seed=7)
+    assert randomised_cam(other, "feat", seed=7) is kept and randomised_cam(trained, "feat", seed=8) is not kept
     c = randomised_cam(trained, "feat", seed=8)(images, target="positive")
     assert not np.allclose(a.probabilities, c.probabilities)
     assert not np.allclose(a.probabilities, GradCAM(trained, "feat")(images, target="positive").probabilities)
+
+
+def test_the_randomisation_check_ranks_raw_maps_even_where_the_relu_leaves_nothing(tmp_path: Path) -> None:
+    """Spearman over the raw maps Σ_k w_k·A_k, against scipy on maps worked out by hand: for conv →
+    global average → dense, ∂logit/∂A_k is kernel_k / (h·w) at every pixel, so the raw map is A @ kernel / (h·w).
+    The random model here lowers the logit everywhere: its ReLU'd maps are all zero, its raw maps are not."""
+    from scipy.stats import spearmanr
+
+    from medcam_core.explain.localisation import randomisation_check, randomised_cam
+    from medcam_core.explain.maps import model_inputs
+
+    trained = bright_blob_model()
+    random_cam = randomised_cam(trained, "feat", seed=3)
+    head = random_cam.model.get_layer("prediction")
+    head.set_weights([-np.abs(head.get_weights()[0]), head.get_weights()[1]])
+    items = []
+    for i, (row, col) in enumerate(((2, 3), (9, 11), (14, 1))):
+        Image.fromarray((blob_image(row, col)[..., 0] * 255).astype(np.uint8)).save(tmp_path / f"b{i}.png")
+        items.append(Item(tmp_path / f"b{i}.png", 1))
+    x = model_inputs(items, SIZE)
+    assert not random_cam(x, target="positive").maps.any()  # nothing left to rank after the ReLU
+
+    def by_hand(model: keras.Model) -> np.ndarray:
+        feat = np.asarray(keras.Model(model.inputs[0], model.get_layer("feat").output)(x))
+        return feat @ model.get_layer("prediction").get_weights()[0][:, 0] / SIZE**2
+
+    signed, _ = GradCAM(trained, "feat").signed(x)
+    np.testing.assert_allclose(signed, by_hand(trained), rtol=1e-4, atol=1e-7)
+    pairs = zip(signed, by_hand(random_cam.model), strict=True)
+    expected = np.mean([spearmanr(a.ravel(), b.ravel()).statistic for a, b in pairs])
+    assert randomisation_check(random_cam, items, SIZE, signed) == pytest.approx(expected, abs=1e-6)
+    flat = np.zeros_like(signed)  # a map with no variation has no ranks: no images left, no figure
+    assert randomisation_check(random_cam, items, SIZE, flat) is None
+    assert randomisation_check(random_cam, [], SIZE, flat[:0]) is None

@@ -92,10 +92,9 @@ class GradCAM:
         signed = tf.reduce_sum(fmap * weights[:, tf.newaxis, tf.newaxis, :], axis=-1)
         return signed, tf.sigmoid(logit)
 
-    def __call__(self, images: np.ndarray, target: str = "predicted", threshold: float = 0.5) -> CamBatch:
-        """Maps for preprocessed model inputs (N, H, W, 3), each normalised to [0, 1] by its maximum."""
-        if target not in TARGETS:
-            raise GradCAMError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    def signed(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The raw maps Σ_k w_k·A_k (N, h, w), before any ReLU or scaling: positive where a region
+        raises the logit, negative where it lowers it; and P(positive) (N,)."""
         signed_parts, prob_parts = [], []
         for start in range(0, len(images), self.batch_size):
             signed, probs = self._signed(tf.convert_to_tensor(images[start : start + self.batch_size]))
@@ -103,6 +102,13 @@ class GradCAM:
             prob_parts.append(probs.numpy())
         signed = np.concatenate(signed_parts) if signed_parts else np.zeros((0, 1, 1), np.float32)
         probs = np.concatenate(prob_parts) if prob_parts else np.zeros((0,), np.float32)
+        return signed, probs
+
+    def __call__(self, images: np.ndarray, target: str = "predicted", threshold: float = 0.5) -> CamBatch:
+        """Maps for preprocessed model inputs (N, H, W, 3), each normalised to [0, 1] by its maximum."""
+        if target not in TARGETS:
+            raise GradCAMError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+        signed, probs = self.signed(images)
         if target == "positive":
             sign = np.ones(len(probs))
         elif target == "negative":

@@ -60,25 +60,44 @@ def localisation(results: list[Explained], mask_for: MaskLookup) -> Localisation
     }
 
 
-def randomised_cam(model: Any, layer: str, seed: int) -> GradCAM:
+_RANDOMISED: dict[tuple[str, str, int], GradCAM] = {}  # the last few made, oldest first
+KEEP_RANDOMISED = 4
+
+
+def randomised_cam(model: Any, layer: str, seed: int, reuse: bool = True) -> GradCAM:
     """Grad-CAM of `model`'s architecture with every weight re-initialised (seeded). It depends on the
-    architecture alone, not on the trained weights, so one serves every job of that architecture.
-    Eager: for the check's few images that is cheaper than tracing the whole model's gradient."""
+    architecture alone, not on the trained weights, so one made for a configuration serves every later
+    model of that configuration in this process: a queue's jobs, and the next queue's (cloning
+    DenseNet121 costs seconds). `reuse=False` makes a fresh one, for a model tied to a distribution
+    strategy. Eager: for the check's few images that is cheaper than tracing the whole model's gradient."""
+    import hashlib
+
     import keras
 
+    key = (hashlib.sha256(model.to_json().encode()).hexdigest(), layer, seed)
+    if reuse and key in _RANDOMISED:
+        return _RANDOMISED[key]
     keras.utils.set_random_seed(seed)
-    return GradCAM(keras.models.clone_model(model), layer, traced=False)
+    cam = GradCAM(keras.models.clone_model(model), layer, traced=False)
+    if reuse:
+        _RANDOMISED[key] = cam
+        while len(_RANDOMISED) > KEEP_RANDOMISED:
+            del _RANDOMISED[next(iter(_RANDOMISED))]
+    return cam
 
 
-def randomisation_check(random_cam: GradCAM, items: list[Item], size: int, maps: np.ndarray) -> float | None:
-    """Mean Spearman rank correlation between the trained model's maps and the re-initialised model's."""
+def randomisation_check(random_cam: GradCAM, items: list[Item], size: int, signed: np.ndarray) -> float | None:
+    """Mean Spearman rank correlation between the trained model's raw maps of `items` (`signed`, from
+    `GradCAM.signed`) and the re-initialised model's, over the images where both vary. Raw, not the
+    ReLU'd maps: a random model's map is often below zero everywhere, its ReLU'd map all zero, and a
+    map with nothing in it has no ranks to compare."""
     from scipy.stats import spearmanr
 
     if not items:
         return None
-    random_maps = random_cam(model_inputs(items, size), target="positive").maps
+    random_signed, _ = random_cam.signed(model_inputs(items, size))
     rhos = []
-    for a, b in zip(maps, random_maps, strict=True):
+    for a, b in zip(signed, random_signed, strict=True):
         if a.std() > 0 and b.std() > 0:
             rhos.append(float(spearmanr(a.ravel(), b.ravel()).statistic))
     return float(np.mean(rhos)) if rhos else None

@@ -60,7 +60,6 @@ class JobEnvironment:
     device: str = ""
     cache: DatasetCache = field(default_factory=DatasetCache)
     warned: set[str] = field(default_factory=set)  # presets already warned about random frozen weights
-    randomised: tuple[tuple, Any] | None = None  # (architecture key, Grad-CAM of it re-initialised)
 
     @property
     def output(self) -> Path:

@@ -21,24 +21,18 @@ if TYPE_CHECKING:
 
 
 def _randomised(ctx: JobContext, layer: str) -> GradCAM:
-    """The sanity check's re-initialised model, cloned once per architecture and kept for the
-    queue's next jobs; a mirrored job's model belongs to its own strategy."""
+    """The sanity check's re-initialised model; a mirrored job's model belongs to its own strategy."""
     from medcam_core.explain.localisation import randomised_cam
 
-    model, preset, env = ctx.built.model, ctx.job.preset, ctx.env
-    if preset.strategy != "default":
-        return randomised_cam(model, layer, preset.seed)
-    key = (preset.image_size, preset.precision, model.count_params(), layer, preset.seed)
-    if env.randomised is None or env.randomised[0] != key:
-        env.randomised = (key, randomised_cam(model, layer, preset.seed))
-    return env.randomised[1]
+    preset = ctx.job.preset
+    return randomised_cam(ctx.built.model, layer, preset.seed, reuse=preset.strategy == "default")
 
 
 def explain_job(ctx: JobContext) -> GradcamSummary:
     from medcam_core.data.ground_truth import GroundTruth
     from medcam_core.explain.cam import GradCAM, feature_layers
     from medcam_core.explain.localisation import localisation, randomisation_check
-    from medcam_core.explain.maps import PLAN_LAYER, Item, explain
+    from medcam_core.explain.maps import PLAN_LAYER, Item, explain, model_inputs
     from medcam_core.explain.picking import pick_examples
     from medcam_core.explain.render import export
     from medcam_core.train.precision import xla
@@ -58,29 +52,29 @@ def explain_job(ctx: JobContext) -> GradcamSummary:
     if ctx.features is not None and set(layers) <= set(feature_layers(ctx.split.head)):
         start, features = ctx.split.boundary, ctx.features.by_split["test"]
 
+    def items(rows: list[int]) -> list[Item]:
+        return [Item(Path(test[i]["path"]), int(test[i]["label"])) for i in rows]
+
     def run(cam: GradCAM, rows: list[int], target: str) -> list:
-        items = [Item(Path(test[i]["path"]), int(test[i]["label"])) for i in rows]
         inputs = features.subset(rows) if features is not None else None
-        return explain(cam, items, size, target=target, threshold=threshold, inputs=inputs)
+        return explain(cam, items(rows), size, target=target, threshold=threshold, inputs=inputs)
 
     out = GradcamSummary(default_layer=default, target="positive", layers={}, examples=0)
     traced = not ctx.job.preset.run_eagerly
     jit = xla(ctx.job.preset.jit_compile)
     cams = {layer: GradCAM(model, layer, traced=traced, start=start, jit_compile=jit) for layer in layers}
-    default_results = []
     for layer, cam in cams.items():
-        results = run(cam, positives, "positive")
-        if layer == default:
-            default_results = results
-        figures = localisation(results, truth.mask_for)
+        figures = localisation(run(cam, positives, "positive"), truth.mask_for)
         if figures["n"]:
             out["layers"][layer] = figures
     if out["layers"]:
         out["ground_truth"] = truth.source
         out["note"] = f"measured against {truth.source}; chance level of the pointing game = mask_area_share"
-        sample = default_results[:8]
+        sample = positives[:8]
+        inputs = features.subset(sample)[np.arange(len(sample))] if features is not None else None
+        signed, _ = cams[default].signed(model_inputs(items(sample), size) if inputs is None else inputs)
         out["randomised_weights_rank_correlation"] = randomisation_check(
-            _randomised(ctx, default), [r.item for r in sample], size, np.stack([r.cam for r in sample])
+            _randomised(ctx, default), items(sample), size, signed
         )
     index = {test[i]["path"]: i for i in present}
     examples = [index[str(item.path)] for item in pick_examples([test[i] for i in present], threshold)]
