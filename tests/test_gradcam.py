@@ -245,3 +245,17 @@ def test_the_randomisation_check_ranks_raw_maps_even_where_the_relu_leaves_nothi
     flat = np.zeros_like(signed)  # a map with no variation has no ranks: no images left, no figure
     assert randomisation_check(random_cam, items, SIZE, flat) is None
     assert randomisation_check(random_cam, [], SIZE, flat[:0]) is None
+
+
+def test_a_job_from_random_weights_is_re_initialised_to_other_weights_than_its_own_start() -> None:
+    """With `weights = "none"` the frozen layers keep the weights the job's seed drew; re-initialising
+    with that same seed would give them back, and the check would compare the model with itself."""
+    from medcam_core.explain.localisation import randomised_cam
+    from medcam_core.train.model import build_model
+
+    from conftest import tiny_preset
+
+    model = build_model(tiny_preset(weights="none", seed=42), None).model
+    random_model = randomised_cam(model, "relu", 42, reuse=False).model
+    for name in ("conv1_conv", "conv5_block16_2_conv"):
+        assert not np.allclose(random_model.get_layer(name).get_weights()[0], model.get_layer(name).get_weights()[0])

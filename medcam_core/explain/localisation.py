@@ -62,6 +62,7 @@ def localisation(results: list[Explained], mask_for: MaskLookup) -> Localisation
 
 _RANDOMISED: dict[tuple[str, str, int], GradCAM] = {}  # the last few made, oldest first
 KEEP_RANDOMISED = 4
+RESEED = 1_000_003  # the re-initialisation's seed is the job's plus this
 
 
 def randomised_cam(model: Any, layer: str, seed: int, reuse: bool = True) -> GradCAM:
@@ -69,7 +70,9 @@ def randomised_cam(model: Any, layer: str, seed: int, reuse: bool = True) -> Gra
     architecture alone, not on the trained weights, so one made for a configuration serves every later
     model of that configuration in this process: a queue's jobs, and the next queue's (cloning
     DenseNet121 costs seconds). `reuse=False` makes a fresh one, for a model tied to a distribution
-    strategy. Eager: for the check's few images that is cheaper than tracing the whole model's gradient."""
+    strategy. Eager: for the check's few images that is cheaper than tracing the whole model's gradient.
+    Seeded from `seed` but not with it: a job built from random weights (`weights = "none"`) starts from
+    the very weights `seed` gives, and its frozen layers would come back unchanged."""
     import hashlib
 
     import keras
@@ -77,7 +80,7 @@ def randomised_cam(model: Any, layer: str, seed: int, reuse: bool = True) -> Gra
     key = (hashlib.sha256(model.to_json().encode()).hexdigest(), layer, seed)
     if reuse and key in _RANDOMISED:
         return _RANDOMISED[key]
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed + RESEED)
     cam = GradCAM(keras.models.clone_model(model), layer, traced=False)
     if reuse:
         _RANDOMISED[key] = cam

@@ -208,7 +208,10 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
         )
     rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
     if rho is not None:
-        lines.append(f"- **Sanity check**: rank correlation with the maps of a weight-randomised model {rho:.2f}")
+        lines.append(
+            f"- **Sanity check**: rank correlation of the raw maps with a weight-randomised model's {rho:.2f} "
+            "(near 0: the maps depend on what was learned; near ±1: on the architecture alone)"
+        )
     job = JobFolder(res.folder)
     shown = ((job.curves_file, "training curves"), (job.roc_file, "test ROC"), (job.calibration_file, "calibration"))
     lines += [f"\n![{what} of {_alt(entry['id'])}]({_link(f, base)})" for f, what in shown if f.is_file()]
