@@ -24,6 +24,7 @@ from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_prog
 from medcam_core.outputs import comparisons as compare
 from medcam_core.outputs import external
 from medcam_core.outputs.external import cross_dataset_matrix
+from medcam_core.outputs.gradcam_lines import gradcam_lines
 from medcam_core.outputs.job_folder import (
     COMPARISONS_CSV,
     COMPARISONS_JSON,
@@ -196,22 +197,7 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
         f"{took(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
     ]
     lines += seed_spread(m)
-    gradcam = m.get("gradcam", {}).get("layers", {})
-    truth = md(m.get("gradcam", {}).get("ground_truth", "masks"))
-    for layer, figures in gradcam.items():
-        lines.append(
-            f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with {truth}): pointing game "
-            f"{fmt(figures.get('pointing_game'), 2)} (chance {fmt(figures.get('mask_area_share'), 3)}), within "
-            f"1/16 of the side {fmt(figures.get('pointing_game_tolerant'), 2)} (chance "
-            f"{fmt(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
-            f"{fmt(figures.get('energy_in_mask'), 2)}"
-        )
-    rho = m.get("gradcam", {}).get("randomised_weights_rank_correlation")
-    if rho is not None:
-        lines.append(
-            f"- **Sanity check**: rank correlation of the raw maps with a weight-randomised model's {rho:.2f} "
-            "(near 0: the maps depend on what was learned; near ±1: on the architecture alone)"
-        )
+    lines += gradcam_lines(m, md)
     job = JobFolder(res.folder)
     shown = ((job.curves_file, "training curves"), (job.roc_file, "test ROC"), (job.calibration_file, "calibration"))
     lines += [f"\n![{what} of {_alt(entry['id'])}]({_link(f, base)})" for f, what in shown if f.is_file()]
