@@ -49,6 +49,8 @@ from medcam_tui.widgets.job_panel import CurveChart, epoch_axis, epoch_ticks
 from conftest import dataset_spec, tiny_preset, tiny_queue
 from test_tui import wait_for
 
+pytestmark = pytest.mark.cost(26)
+
 SIZE = (140, 40)
 ENV_DUMP = 'env | grep "^MEDCAM_" | sort > "$MEDCAM_JOB_ID.env"'
 

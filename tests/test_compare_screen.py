@@ -37,6 +37,8 @@ from conftest import dataset_spec, tiny_preset, tiny_queue
 from test_report import prediction_rows, scored_job, two_models
 from test_tui import SIZE, make_app, wait_for
 
+pytestmark = pytest.mark.cost(33)
+
 HISTORY = {
     "loss": [0.69, 0.52, 0.41, 0.37],
     "val_loss": [0.66, 0.55, 0.47, 0.49],

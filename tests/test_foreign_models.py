@@ -26,6 +26,8 @@ from medcam_core.train.model import load_saved_model
 from medcam_tui import cli, commands, predict_command
 from medcam_tui.exit_codes import EXIT_CONFIG, EXIT_OK
 
+pytestmark = pytest.mark.cost(21)
+
 SIZE = 32
 INNER_LAYERS = (None, "conv5_block16_2_conv", "conv3_block12_concat")  # default (relu, 1×1 here), named, 4×4
 

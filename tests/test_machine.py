@@ -31,6 +31,8 @@ from medcam_tui.widgets.machine_panel import MachinePanel, machine_text, size
 
 from conftest import dataset_spec, tiny_queue
 
+pytestmark = pytest.mark.cost(18)
+
 MiB, GiB = 1 << 20, 1 << 30
 SAMPLE = MachineSampled(
     cpu_percent=37.4,
@@ -74,6 +76,29 @@ def vm_field(name: str, pid: int | str = "self") -> int:
     raise AssertionError(name)
 
 
+def descendants_rss(pid: int) -> int:
+    """Resident bytes of every process below `pid`, the tree walked from /proc by hand: a test run's
+    worker may already hold other children (multiprocessing's resource tracker) beside this test's."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while the tree was read
+            continue
+        parents[int(stat.parent.name)] = int(after_name[1])
+    below, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - below
+        below |= frontier
+    total = 0
+    for child in below:
+        try:
+            total += vm_field("VmRSS", child)
+        except (OSError, AssertionError):  # ended, or a zombie without memory
+            continue
+    return total
+
+
 @pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="reads /proc by hand for the independent figures")
 def test_a_sample_agrees_with_the_machine_read_by_other_means(tmp_path: Path) -> None:
     holder = subprocess.Popen(  # a "worker" holding 64 MiB it has touched
@@ -93,6 +118,7 @@ def test_a_sample_agrees_with_the_machine_read_by_other_means(tmp_path: Path) ->
         sample = sampler.sample()
         busy1, total1 = proc_stat_busy()
         worker = psutil.Process(holder.pid).memory_info().rss
+        children = descendants_rss(os.getpid())
         here = vm_field("VmRSS")
     finally:
         holder.stdin.close()
@@ -101,7 +127,7 @@ def test_a_sample_agrees_with_the_machine_read_by_other_means(tmp_path: Path) ->
     assert abs(sample.cpu_percent - independent) <= 5, (sample.cpu_percent, independent)
     assert sample.cpu_percent >= 0.5 * 100 / os.cpu_count()  # at least most of the core this test kept busy
     assert abs(sample.process_rss - here) <= 16 * MiB
-    assert sample.children_rss >= 64 * MiB and abs(sample.children_rss - worker) <= 8 * MiB
+    assert sample.children_rss >= worker >= 64 * MiB and abs(sample.children_rss - children) <= 8 * MiB
     info = meminfo()
     assert sample.memory_total == info["MemTotal"]
     assert abs(sample.memory_used - (info["MemTotal"] - info["MemAvailable"])) <= 0.02 * info["MemTotal"]

@@ -19,6 +19,8 @@ from medcam_core.train.model import apply_trainable, build_model, compile_model,
 
 from conftest import tiny_preset
 
+pytestmark = pytest.mark.cost(27)
+
 
 @pytest.fixture(scope="module")
 def built():

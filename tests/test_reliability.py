@@ -17,6 +17,8 @@ from medcam_core.jobqueue.state import PROGRESS_FILE, JobQueue
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
+pytestmark = pytest.mark.cost(164)
+
 QUEUE = """
 [queue]
 output = "out"

@@ -21,6 +21,8 @@ from medcam_tui.console import ConsoleSink
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
+pytestmark = pytest.mark.cost(97)
+
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from medcam_core.jobqueue.runner import Runner
 from medcam_core.outputs.job_folder import JobFolder
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
+
+pytestmark = pytest.mark.cost(19)
 
 
 def test_repeats_train_distinct_heads_from_one_feature_pass(synthetic_root: Path, tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from medcam_core.jobqueue.state import PROGRESS_FILE
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
+pytestmark = pytest.mark.cost(105)
+
 FAST = tiny_preset(run_eagerly=True)
 
 

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from medcam_core.data.load import load_dataset
 from medcam_core.train.input_pipeline import to_model_input
 
 from conftest import TINY, dataset_spec
+
+pytestmark = pytest.mark.cost(63)
 
 JOBS = """
 import json, sys

@@ -26,6 +26,8 @@ from medcam_core.vocabulary import Precision
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
+pytestmark = pytest.mark.cost(61)
+
 GRAY = np.random.default_rng(0).integers(0, 256, (16, 32, 32), dtype=np.uint8)
 
 

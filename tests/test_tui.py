@@ -33,6 +33,8 @@ from medcam_tui.widgets.status_bar import StatusBar
 
 from conftest import dataset_spec, tiny_preset, tiny_queue
 
+pytestmark = pytest.mark.cost(50)
+
 SIZE = (140, 40)
 
 
