@@ -106,4 +106,4 @@ def test_formatting_is_plain_text_for_the_engine() -> None:
     tree = ast.parse(open(formatting.__file__, encoding="utf-8").read())
     roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert roots <= {"__future__", "math", "collections", "medcam_core"}
+    assert roots <= {"__future__", "math", "collections", "functools", "medcam_core"}

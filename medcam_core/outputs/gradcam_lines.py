@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from medcam_core.formatting import NOT_AVAILABLE, number
-
-fmt = partial(number, missing=NOT_AVAILABLE)
+from medcam_core.formatting import doc_number as fmt
 
 
 def gradcam_lines(metrics: dict[str, Any], escape: Callable[[object], str] = str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medcam_core.formatting import CI_LABEL, NOT_AVAILABLE, estimate
+from medcam_core.formatting import doc_estimate
 from medcam_core.outputs.job_folder import JobFolder
 from medcam_core.outputs.metrics_schema import Metrics
 
@@ -14,7 +14,7 @@ def model_readme(job_id: str, dataset_title: str, preset: dict[str, Any], metric
     test = metrics["test"]
     thr = metrics["threshold"]["value"]
     ci = test.get("ci", {}).get("auroc")
-    auroc = estimate(test.get("auroc"), ci, missing=NOT_AVAILABLE, parens=True, label=CI_LABEL)
+    auroc = doc_estimate(test.get("auroc"), ci)
     size = preset["image_size"]
     return f"""# DenseNet121 — {dataset_title} — `{preset["name"]}` preset
 

@@ -15,11 +15,13 @@ import re
 import statistics
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from medcam_core.formatting import CI_LABEL, MISSING, NOT_AVAILABLE, duration, estimate, number
+from medcam_core.formatting import MISSING, NOT_AVAILABLE, estimate
+from medcam_core.formatting import doc_duration as took
+from medcam_core.formatting import doc_estimate as with_ci
+from medcam_core.formatting import doc_number as fmt
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
 from medcam_core.outputs import comparisons as compare
 from medcam_core.outputs import external
@@ -82,12 +84,6 @@ def md(text: object) -> str:
 def _alt(text: str) -> str:
     """Image alt text: shown as-is by renderers, so only brackets are taken out."""
     return re.sub(r"[\[\]]", "", text)
-
-
-# a document writes a missing figure as n/a, a figure with its interval as 0.961 (95 % CI 0.911–0.991)
-fmt = partial(number, missing=NOT_AVAILABLE)
-with_ci = partial(estimate, missing=NOT_AVAILABLE, parens=True, label=CI_LABEL)
-took = partial(duration, words=True, missing=NOT_AVAILABLE)
 
 
 @dataclass
