@@ -17,12 +17,23 @@ import tensorflow as tf
 
 from medcam_core.train.input_pipeline import even_batch
 
+_STRATEGIES: dict[tuple[str, ...], tf.distribute.Strategy] = {}
+
 
 def mirrored() -> tuple[tf.distribute.Strategy, list[str]]:
-    """The strategy over every GPU, or over the logical CPU devices when there is none."""
+    """The strategy over every GPU, or over the logical CPU devices when there is none.
+
+    One per process and device set, shared by every job: each new MirroredStrategy numbers its
+    all-reduce instances from the same start, and the runtime still holds the previous model's
+    shapes under those numbers, so a queue's second traced job failed with "Shape mismatch in the
+    collective instance 100" (tensorflow/tensorflow#62790).
+    """
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     names = [d.name for d in devices]
-    return tf.distribute.MirroredStrategy(names), names
+    key = tuple(names)
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = tf.distribute.MirroredStrategy(names)
+    return _STRATEGIES[key], names
 
 
 def job_scope(name: str, batch_size: int, say: Callable[[str], None]) -> contextlib.AbstractContextManager[Any]:
