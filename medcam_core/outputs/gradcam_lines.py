@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from medcam_core.formatting import doc_number as fmt
+from medcam_core.formatting import doc_number
 
 
 def gradcam_lines(metrics: dict[str, Any], escape: Callable[[object], str] = str) -> list[str]:
@@ -14,10 +14,11 @@ def gradcam_lines(metrics: dict[str, Any], escape: Callable[[object], str] = str
     truth = escape(gradcam.get("ground_truth", "masks"))
     lines = [
         f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with {truth}): pointing game "
-        f"{fmt(figures.get('pointing_game'), 2)} (chance {fmt(figures.get('mask_area_share'), 3)}), within "
-        f"1/16 of the side {fmt(figures.get('pointing_game_tolerant'), 2)} (chance "
-        f"{fmt(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
-        f"{fmt(figures.get('energy_in_mask'), 2)}"
+        f"{doc_number(figures.get('pointing_game'), 2)} (chance {doc_number(figures.get('mask_area_share'), 3)}), "
+        "within "
+        f"1/16 of the side {doc_number(figures.get('pointing_game_tolerant'), 2)} (chance "
+        f"{doc_number(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
+        f"{doc_number(figures.get('energy_in_mask'), 2)}"
         for layer, figures in gradcam.get("layers", {}).items()
     ]
     rho = gradcam.get("randomised_weights_rank_correlation")

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medcam_core.formatting import MISSING, NOT_AVAILABLE, estimate
-from medcam_core.formatting import doc_duration as took
-from medcam_core.formatting import doc_estimate as with_ci
-from medcam_core.formatting import doc_number as fmt
+from medcam_core.formatting import MISSING, NOT_AVAILABLE, doc_duration, doc_estimate, doc_number
 from medcam_core.jobqueue.state import PROGRESS_FILE, ProgressDamaged, read_progress
 from medcam_core.outputs import comparisons as compare
 from medcam_core.outputs import external
@@ -177,20 +174,20 @@ def _model_section(row: JobRow, base: Path) -> list[str]:
     entry = row.entry
     lines = [
         f"#### {md(entry['dataset'])} — {md(entry['preset'])}",
-        f"- **AUROC**: {with_ci(test.get('auroc'), cis.get('auroc'))} · AUPRC {fmt(test.get('auprc'))} · "
-        f"Brier {fmt(test.get('brier'))}",
-        f"- **Sensitivity**: {with_ci(test.get('sensitivity'), cis.get('sensitivity'))} · **Specificity**: "
-        f"{with_ci(test.get('specificity'), cis.get('specificity'))}",
-        f"- **Accuracy**: {with_ci(test.get('accuracy'), cis.get('accuracy'))} · Precision "
-        f"{fmt(test.get('precision'))} · F1 {fmt(test.get('f1'))}",
-        f"- **Threshold**: {fmt(thr.get('value'))} ({md(thr.get('method', '?'))}, chosen on the validation split "
-        "before the test split was scored)",
+        f"- **AUROC**: {doc_estimate(test.get('auroc'), cis.get('auroc'))} · AUPRC {doc_number(test.get('auprc'))} · "
+        f"Brier {doc_number(test.get('brier'))}",
+        f"- **Sensitivity**: {doc_estimate(test.get('sensitivity'), cis.get('sensitivity'))} · **Specificity**: "
+        f"{doc_estimate(test.get('specificity'), cis.get('specificity'))}",
+        f"- **Accuracy**: {doc_estimate(test.get('accuracy'), cis.get('accuracy'))} · Precision "
+        f"{doc_number(test.get('precision'))} · F1 {doc_number(test.get('f1'))}",
+        f"- **Threshold**: {doc_number(thr.get('value'))} ({md(thr.get('method', '?'))}, chosen on the "
+        "validation split before the test split was scored)",
         f"- **Test set**: {n.get('positive', '?')} positive / {n.get('negative', '?')} negative images, "
         f"{test.get('patients', '?')} {m.get('bootstrap', {}).get('unit', 'patient')}s; confusion matrix "
         f"TN {cm.get('tn', '?')} · FP {cm.get('fp', '?')} · FN {cm.get('fn', '?')} · TP {cm.get('tp', '?')}",
         f"- **Epochs**: {training.get('epochs_run', '?')}/{training.get('epochs_planned', '?')} (best epoch "
         f"{training.get('best_epoch', '?')} by {md(training.get('monitor', '?'))}) · **Training time**: "
-        f"{took(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
+        f"{doc_duration(entry.get('seconds'))} · path: {md(training.get('training_path', '?'))}",
     ]
     lines += seed_spread(m)
     lines += gradcam_lines(m, md)
@@ -218,16 +215,16 @@ def _summary(rows: list[JobRow]) -> list[str]:
     lines.append(f"| **Failed** | {counts.get(Status.FAILED, 0)}/{total} |")
     if aurocs:
         best = max(done, key=lambda r: r.auroc or 0)
-        lines.append(f"| **Best test AUROC** | {fmt(best.auroc)} ({md(best.entry['id'])}) |")
-        lines.append(f"| **Median test AUROC** | {fmt(statistics.median(aurocs))} |")
+        lines.append(f"| **Best test AUROC** | {doc_number(best.auroc)} ({md(best.entry['id'])}) |")
+        lines.append(f"| **Median test AUROC** | {doc_number(statistics.median(aurocs))} |")
         sens = [r.results.test.get("sensitivity") for r in done if r.results.test.get("sensitivity") is not None]
         spec = [r.results.test.get("specificity") for r in done if r.results.test.get("specificity") is not None]
         if sens and spec:
             lines.append(
-                f"| **Median sensitivity / specificity** | {fmt(statistics.median(sens))} / "
-                f"{fmt(statistics.median(spec))} |"
+                f"| **Median sensitivity / specificity** | {doc_number(statistics.median(sens))} / "
+                f"{doc_number(statistics.median(spec))} |"
             )
-    lines.append(f"| **Training time (sum of jobs)** | {took(sum(seconds)) if seconds else NOT_AVAILABLE} |")
+    lines.append(f"| **Training time (sum of jobs)** | {doc_duration(sum(seconds)) if seconds else NOT_AVAILABLE} |")
     return lines
 
 
@@ -242,10 +239,11 @@ def _results_table(rows: list[JobRow]) -> list[str]:
             lines.append(f"| {md(e['id'])} | {e['status']} | " + " | ".join([MISSING] * 6) + " |")
             continue
         t = r.results.test
-        auroc = estimate(t.get("auroc"), t.get("ci", {}).get("auroc"), missing=NOT_AVAILABLE, parens=True)
+        auroc = doc_estimate(t.get("auroc"), t.get("ci", {}).get("auroc"), label="")
         lines.append(
-            f"| {md(e['id'])} | {Status.DONE} | {auroc} | {fmt(t.get('sensitivity'))} | "
-            f"{fmt(t.get('specificity'))} | {fmt(t.get('accuracy'))} | {t.get('n', {}).get('positive', '?')}/"
+            f"| {md(e['id'])} | {Status.DONE} | {auroc} | {doc_number(t.get('sensitivity'))} | "
+            f"{doc_number(t.get('specificity'))} | {doc_number(t.get('accuracy'))} | "
+            f"{t.get('n', {}).get('positive', '?')}/"
             f"{t.get('n', {}).get('negative', '?')} | {r.results.metrics.get('training', {}).get('epochs_run', '?')} |"
         )
     return lines
@@ -266,7 +264,8 @@ def build_report(output: Path, base: Path | None = None, now: float | None = Non
         "",
         f"**Generated**: {_when(now or time.time())}  ",
         f"**Status**: {_status(rows)}  ",
-        f"**Wall-clock span**: {_when(start)} → {_when(end)} ({took(end - start if start and end else None)})  ",
+        f"**Wall-clock span**: {_when(start)} → {_when(end)} "
+        f"({doc_duration(end - start if start and end else None)})  ",
         f"**Device**: {md(progress.get('device') or NOT_AVAILABLE)}",
         "",
         f"> **Research use only.** {RESEARCH_USE}",
