@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import keras
@@ -245,6 +246,32 @@ def test_the_randomisation_check_ranks_raw_maps_even_where_the_relu_leaves_nothi
     flat = np.zeros_like(signed)  # a map with no variation has no ranks: no images left, no figure
     assert randomisation_check(random_cam, items, SIZE, flat) is None
     assert randomisation_check(random_cam, [], SIZE, flat[:0]) is None
+
+
+def test_the_randomised_maps_of_an_image_set_are_made_once(tmp_path: Path) -> None:
+    """A queue's second preset of a dataset checks the same images against the same kept model: its
+    maps come from the first job's pass. A file changed since is mapped anew, as is another set."""
+    from medcam_core.explain.localisation import randomisation_check, randomised_cam
+    from medcam_core.explain.maps import model_inputs
+
+    trained = bright_blob_model()
+    random_cam = randomised_cam(trained, "feat", seed=5, reuse=False)
+    passes: list[int] = []
+    signed_of = random_cam.signed
+    random_cam.signed = lambda x: (passes.append(len(x)), signed_of(x))[1]  # counts the eager passes
+    items = []
+    for i, (row, col) in enumerate(((2, 3), (9, 11))):
+        Image.fromarray((blob_image(row, col)[..., 0] * 255).astype(np.uint8)).save(tmp_path / f"b{i}.png")
+        items.append(Item(tmp_path / f"b{i}.png", 1))
+    signed, _ = GradCAM(trained, "feat").signed(model_inputs(items, SIZE))
+    first = randomisation_check(random_cam, items, SIZE, signed)
+    assert first is not None and randomisation_check(random_cam, items, SIZE, signed) == first and passes == [2]
+    Image.fromarray((blob_image(12, 4)[..., 0] * 255).astype(np.uint8)).save(items[0].path)
+    later = items[0].path.stat().st_mtime_ns + 10**9
+    os.utime(items[0].path, ns=(later, later))
+    randomisation_check(random_cam, items, SIZE, signed)
+    randomisation_check(random_cam, items[1:], SIZE, signed[1:])
+    assert passes == [2, 2, 1]
 
 
 def test_a_job_from_random_weights_is_re_initialised_to_other_weights_than_its_own_start() -> None:

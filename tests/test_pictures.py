@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 from textual.app import App
 
 from medcam_core.evaluate.metrics import metrics_at
@@ -112,6 +112,12 @@ def test_the_operating_point_is_the_one_metrics_json_counts() -> None:
         assert (1 - fpr, tpr) == pytest.approx((m["specificity"], m["sensitivity"]))
 
 
+def tpr_at(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """sklearn's ROC curve, read at each FPR of the grid (linear between its points)."""
+    fpr, tpr, _ = roc_curve(y, p)
+    return np.interp(FPR_GRID, fpr, tpr)
+
+
 def test_the_roc_band_is_seeded_and_holds_the_curve() -> None:
     test = split_scores(scored_rows(seed=4))
     y, p = test.labels, test.probabilities
@@ -124,11 +130,31 @@ def test_the_roc_band_is_seeded_and_holds_the_curve() -> None:
     low, high = first
     assert np.all((low >= 0) & (low <= high) & (high <= 1)) and len(low) == len(FPR_GRID)
     assert high[-1] == 1.0  # every ROC ends at (1, 1)
-    from medcam_core.outputs.pictures import tpr_at
-
     curve = tpr_at(y, p)
     assert np.mean((curve >= low) & (curve <= high)) > 0.9  # the test curve lies in its band
     assert roc_band(np.array([1, 1, 0]), np.array([0.9, 0.8, 0.1]), None, 5, 0.95, 0) is None  # too few
+
+
+@pytest.mark.parametrize("by_patient", [True, False])
+def test_the_roc_band_equals_one_sklearn_curve_per_resample(by_patient: bool) -> None:
+    """Against sklearn's `roc_curve` on each resample drawn out in full, on scores with many ties
+    (rounded to 0.05) so vertical and diagonal steps both occur."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(40) < 0.3).astype(int)
+    p = np.round(np.clip(0.35 * y + rng.random(40) * 0.65, 0, 1) / 0.05) * 0.05
+    patients = [f"p{i // 3}" for i in range(40)] if by_patient else None
+    keys = np.asarray(patients if patients is not None else np.arange(40).astype(str))
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    draws = np.random.default_rng(9)
+    curves = []
+    for _ in range(400):
+        idx = np.concatenate([np.flatnonzero(inverse == g) for g in draws.integers(0, len(uniq), len(uniq))])
+        if 0 < y[idx].sum() < len(idx):
+            curves.append(tpr_at(y[idx], p[idx]))
+    band = roc_band(y, p, patients, 400, 0.9, seed=9)
+    assert band is not None
+    np.testing.assert_allclose(band[0], np.quantile(curves, 0.05, axis=0), atol=1e-12)
+    np.testing.assert_allclose(band[1], np.quantile(curves, 0.95, axis=0), atol=1e-12)
 
 
 def test_one_class_test_split_gets_only_the_reliability_diagram(tmp_path: Path) -> None:
