@@ -79,10 +79,10 @@ def run(quick: bool = False) -> list[Result]:
     counts = Runner(config, [clock, between_jobs]).run()
     jobs[-1] += time.perf_counter() - since[0]  # the queue's wind-down after its last job
     after = floor_passes()
-    share = per_class  # images per job: each dataset's 2 × per_class, split between its two presets
-    local = sum(share * (a + b) / 2 for a, b in zip(marks, marks[1:], strict=False))
+    n_images = 5 * 2 * per_class  # each job's share is per_class: a dataset's images split between its presets
+    local = sum(per_class * (a + b) / 2 for a, b in zip(marks, marks[1:], strict=False))
     total = sum(jobs)
-    whole = median(before + marks[1:] + after) * 5 * 2 * per_class
+    whole = median(before + marks[1:] + after) * n_images
     return [
         Result(
             "queue_vs_forward_floor",
@@ -98,7 +98,7 @@ def run(quick: bool = False) -> list[Result]:
                 "floor_img_per_s_between_jobs": " ".join(f"{1 / p:.1f}" for p in marks[1:]),
                 "floor_img_per_s_after": round(1 / median(after), 1),
                 "job_s": " ".join(f"{t:.0f}" for t in jobs),
-                "images": 5 * 2 * per_class,
+                "images": n_images,
                 "jobs_done": counts.get("done", 0),
                 **clock.details(),
             },

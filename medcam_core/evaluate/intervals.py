@@ -18,7 +18,7 @@ A percentile bootstrap of 29 hits in 29 images is [1, 1]; 29 images support abou
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +76,18 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
     high = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
     return low, high
+
+
+def bootstrap_resamples(groups: Sequence[str] | None, size: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Each seeded bootstrap resample's image indices: patients drawn with replacement (images when
+    `groups` is None), every image of a drawn patient taken. metrics.json's percentile intervals and
+    the ROC picture's band both draw here, so they rest on the same resamples."""
+    keys = np.asarray(groups if groups is not None else np.arange(size).astype(str))
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(len(uniq))]
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(uniq), len(uniq))])
 
 
 def _cluster_index(groups: Sequence[str] | np.ndarray | None, size: int) -> np.ndarray:

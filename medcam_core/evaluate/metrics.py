@@ -26,7 +26,13 @@ from sklearn.metrics import (
 )
 
 from medcam_core.config import EvaluationSpec
-from medcam_core.evaluate.intervals import Estimate, auroc_estimate, proportion_estimate, wilson
+from medcam_core.evaluate.intervals import (
+    Estimate,
+    auroc_estimate,
+    bootstrap_resamples,
+    proportion_estimate,
+    wilson,
+)
 from medcam_core.outputs.metrics_schema import (
     BootstrapInfo,
     CiMethods,
@@ -93,14 +99,8 @@ def bootstrap_ci(
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
     pred = p >= threshold
-    keys = np.asarray(groups if groups is not None else np.arange(len(y)).astype(str))
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(uniq))]
-    rng = np.random.default_rng(seed)
     values: dict[str, list[float]] = {m: [] for m in CI_METRICS}
-    for _ in range(resamples):
-        pick = rng.integers(0, len(uniq), len(uniq))
-        idx = np.concatenate([members[g] for g in pick])
+    for idx in bootstrap_resamples(groups, len(y), resamples, seed):
         yy, pp, hard = y[idx], p[idx], pred[idx]
         pos, neg = yy == 1, yy == 0
         values["accuracy"].append(float((hard == yy).mean()))

@@ -15,9 +15,8 @@ def gradcam_lines(metrics: dict[str, Any], escape: Callable[[object], str] = str
     lines = [
         f"- **Grad-CAM `{layer}`** (n = {figures.get('n', '?')} positives with {truth}): pointing game "
         f"{doc_number(figures.get('pointing_game'), 2)} (chance {doc_number(figures.get('mask_area_share'), 3)}), "
-        "within "
-        f"1/16 of the side {doc_number(figures.get('pointing_game_tolerant'), 2)} (chance "
-        f"{doc_number(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
+        f"within 1/16 of the side {doc_number(figures.get('pointing_game_tolerant'), 2)} "
+        f"(chance {doc_number(figures.get('tolerant_area_share'), 3)}), energy inside the mask "
         f"{doc_number(figures.get('energy_in_mask'), 2)}"
         for layer, figures in gradcam.get("layers", {}).items()
     ]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from medcam_core.evaluate.intervals import bootstrap_resamples
 from medcam_core.outputs.job_folder import ExternalFolder, JobFolder
 from medcam_core.outputs.metrics_schema import ExternalMetrics, Metrics
 
@@ -104,24 +105,21 @@ def roc_band(
     """Pointwise percentile band of the TPR at each grid FPR over seeded bootstrap resamples of the
     groups (patients; images when `groups` is None). None when fewer than 10 resamples hold both classes.
 
-    A resample is the test split with each image counted as often as it was drawn, so every resample's
+    The resamples are metrics.json's intervals' own (`bootstrap_resamples`). Each is the test split with
+    each image counted as often as it was drawn, so every resample's
     curve comes from one sort of the scores and the draw counts, a block of resamples at a time: 0.04 s
     for 1,000 resamples of 150 images, where a `roc_curve` per resample took 0.7 s."""
     y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
     if resamples < 10 or len(np.unique(y)) < 2:
         return None
-    keys = np.asarray(groups if groups is not None else np.arange(len(y)).astype(str))
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    counts = np.stack(
-        [np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq)) for _ in range(resamples)]
-    )
+    draws = bootstrap_resamples(groups, len(y), resamples, seed)
+    counts = np.stack([np.bincount(idx, minlength=len(y)) for idx in draws])  # times each image was drawn
     order = np.argsort(-p, kind="stable")
     ends = np.r_[np.flatnonzero(np.diff(p[order])), len(p) - 1]  # the last image of each tied score
     positive = y[order].astype(float)
     curves = []
     for block in np.array_split(counts, max(1, resamples // 100)):
-        drawn = block[:, inverse][:, order].astype(float)  # (resamples, images): times each image was drawn
+        drawn = block[:, order].astype(float)  # a block at a time: (resamples, images) floats
         tps, fps = np.cumsum(drawn * positive, axis=1)[:, ends], np.cumsum(drawn * (1 - positive), axis=1)[:, ends]
         for tp, fp in zip(tps, fps, strict=True):
             if tp[-1] > 0 and fp[-1] > 0:
